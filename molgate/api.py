@@ -1,0 +1,272 @@
+"""The Python API; every CLI command calls exactly one function here.
+
+>>> from molgate import api
+>>> run = api.train("data.csv", targets=["density"], method="mtl", split="scaffold", out="runs/m")
+>>> api.evaluate("runs/m")["density"]["rmse"]
+>>> api.predict("runs/m", "new.csv", out="pred.csv")
+
+:class:`PropertyRegressor` is the estimator behind ``train`` (scikit-learn style: explicit
+parameters, ``fit`` / ``predict`` / ``save`` / ``load``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molgate.data.splits import Split, load_split, make_split, save_split, split_counts
+from molgate.data.table import MoleculeTable, read_smiles, read_table, write_rejects
+from molgate.errors import InputError
+from molgate.evaluate.metrics import metrics_table, task_metrics
+from molgate.evaluate.plots import parity_plot
+from molgate.featurize.batching import GraphDataset, make_loader
+from molgate.featurize.graphs import FeaturizerSettings, feature_dims, featurize
+from molgate.methods import MODELS, EncoderConfig, PropertyModel
+from molgate.train.checkpoint import featurizer_of, load_model, save_model
+from molgate.train.fit import FitResult, fit_model
+from molgate.train.module import TrainSettings
+
+logger = logging.getLogger("molgate")
+
+
+class PropertyRegressor:
+    """Estimator for the baselines (``method`` = ``stl`` or ``mtl``)."""
+
+    def __init__(self, method: str = "mtl", hidden_size: int = 300, depth: int = 3,
+                 dropout: float = 0.0, aggregation: str = "mean", ffn_hidden_size: int = 300,
+                 ffn_layers: int = 1, epochs: int = 50, batch_size: int = 64, patience: int = 10,
+                 warmup_epochs: int = 2, init_lr: float = 1e-4, max_lr: float = 1e-3,
+                 final_lr: float = 1e-4, seed: int = 0, atom_featurizer: str = "v2",
+                 accelerator: str = "cpu", cache: bool = True, cache_dir: str | None = None,
+                 progress: bool = True):
+        if method not in MODELS:
+            raise ValueError(f"method must be one of {sorted(MODELS)}, got {method!r}")
+        self.method = method
+        self.encoder_config = EncoderConfig(hidden_size, depth, dropout, aggregation,
+                                            ffn_hidden_size, ffn_layers)
+        self.train_settings = TrainSettings(epochs, batch_size, patience, warmup_epochs, init_lr,
+                                            max_lr, final_lr, seed, accelerator, 1, progress)
+        self.featurizer = FeaturizerSettings(atom_featurizer)
+        self.cache, self.cache_dir = cache, cache_dir
+        self.model_: PropertyModel | None = None
+        self.tasks_: list[str] = []
+        self.fit_results_: dict[str, FitResult] = {}
+
+    def _graphs(self, smiles: list[str], progress: bool = True):
+        return featurize(smiles, self.featurizer, cache=self.cache, cache_dir=self.cache_dir,
+                         progress=progress and self.train_settings.progress)
+
+    def fit(self, table: MoleculeTable, split: Split, work_dir: str | Path) -> "PropertyRegressor":
+        """Train on ``split.train``, early-stop on ``split.val``; ``split.test`` is never read."""
+        torch.manual_seed(self.train_settings.seed)
+        d_v, d_e = feature_dims(self.featurizer)
+        self.tasks_ = list(table.tasks)
+        graphs = self._graphs(table.smiles)
+        model = MODELS[self.method](len(table.tasks), d_v, d_e, self.encoder_config)
+        mask = table.mask
+        if self.method == "stl":
+            for k, (task, member) in enumerate(zip(table.tasks, model.members)):
+                tr = split.train[mask[split.train, k]]
+                va = split.val[mask[split.val, k]]
+                self.fit_results_[task] = self._fit_one(member, graphs, table.y[:, [k]], tr, va,
+                                                        work_dir, f"logs-{task}")
+            model.sync_scaler()
+        else:
+            self.fit_results_["all"] = self._fit_one(model, graphs, table.y, split.train,
+                                                     split.val, work_dir, "logs")
+        self.model_ = model
+        return self
+
+    def _fit_one(self, model, graphs, y, train_idx, val_idx, work_dir, name) -> FitResult:
+        model.scaler.fit(y[train_idx])
+        with torch.no_grad():
+            y_std = model.scaler.transform(torch.as_tensor(y, dtype=torch.float32)).numpy()
+        train = GraphDataset([graphs[i] for i in train_idx], y_std[train_idx])
+        val = GraphDataset([graphs[i] for i in val_idx], y_std[val_idx])
+        return fit_model(model, train, val, work_dir, self.train_settings, name=name)
+
+    def predict(self, smiles: list[str], batch_size: int = 256) -> np.ndarray:
+        """``[n, K]`` predictions in original units for canonical SMILES."""
+        if self.model_ is None:
+            raise RuntimeError("call fit() or load() first")
+        return predict_array(self.model_, self._graphs(smiles, progress=False), batch_size)
+
+    def save(self, out_dir: str | Path, units: list[str] | None = None, extra: dict | None = None) -> Path:
+        info = {"training": self.train_settings.to_dict(),
+                "fit": {k: asdict(v) for k, v in self.fit_results_.items()}, **(extra or {})}
+        return save_model(self.model_, out_dir, self.tasks_, units or [""] * len(self.tasks_),
+                          self.featurizer, info)
+
+    @classmethod
+    def load(cls, model_dir: str | Path) -> "PropertyRegressor":
+        model, config = load_model(model_dir)
+        est = cls(method=config["method"], **config["model"],
+                  atom_featurizer=config["featurizer"]["atom_featurizer"], progress=False)
+        est.model_, est.tasks_ = model, list(config["tasks"])
+        return est
+
+
+def predict_array(model: PropertyModel, graphs, batch_size: int = 256) -> np.ndarray:
+    """Predictions in units for a list of graphs, on the GPU when there is one."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    model = model.to(device).eval()
+    out = []
+    for batch in make_loader(GraphDataset(graphs), batch_size):
+        batch.bmg.to(device)
+        out.append(model.predict_units(batch.bmg).cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, model.n_tasks))
+
+
+# ---------------------------------------------------------------- functions that mirror the CLI
+
+
+@dataclass
+class TrainResult:
+    model_dir: Path
+    tasks: list[str]
+    split_counts: pd.DataFrame
+    rejects_file: Path | None
+    seconds: float
+    molecules_per_second: float
+    fit: dict = field(default_factory=dict)
+
+
+def units_from_manifest(data: str | Path, tasks: list[str]) -> list[str]:
+    """Units from a property-suite ``manifest.json`` beside the data file, else empty."""
+    manifest = Path(data).parent / "manifest.json"
+    if manifest.exists():
+        try:
+            meta = json.loads(manifest.read_text()).get("tasks", {})
+            return [str(meta.get(t, {}).get("unit", "")) for t in tasks]
+        except (json.JSONDecodeError, AttributeError):
+            pass
+    return [""] * len(tasks)
+
+
+def _check_split(table: MoleculeTable, split: Split, source: str) -> None:
+    counts = split_counts(table, split)
+    for t in table.tasks:
+        for part in ("train", "val"):
+            if counts.loc[t, part] == 0:
+                raise InputError(f"task has no labelled molecule in the {part} split "
+                                 f"({table.label_counts()[t]} labels in all); add data or drop the "
+                                 f"task", file=source, column=t)
+
+
+def prepare_split(table: MoleculeTable, split: str = "scaffold", seed: int = 0,
+                  split_file: str | Path | None = None, sizes=(0.8, 0.1, 0.1)) -> Split:
+    if split_file is not None:
+        return load_split(split_file, table)
+    return make_split(table, split, seed, sizes)
+
+
+def train(data: str | Path, targets: list[str] | None = None, smiles_column: str = "smiles",
+          method: str = "mtl", split: str = "scaffold", seed: int = 0, out: str | Path = "runs/model",
+          split_file: str | Path | None = None, split_sizes=(0.8, 0.1, 0.1),
+          on_invalid: str = "error", long_format: bool | None = None, **params) -> TrainResult:
+    """Read, validate, split, featurise, train, save: ``molgate train``.
+
+    ``params`` are :class:`PropertyRegressor` parameters (epochs, batch_size, hidden_size, ...).
+    """
+    out = Path(out)
+    table, rejects = read_table(data, smiles_column, targets, long_format=long_format,
+                                on_invalid=on_invalid)
+    rejects_file = write_rejects(rejects, out)
+    the_split = prepare_split(table, split, seed, split_file, split_sizes)
+    _check_split(table, the_split, str(data))
+    out.mkdir(parents=True, exist_ok=True)
+    save_split(the_split, table, out / "split.json")
+    counts = split_counts(table, the_split)
+    counts.to_csv(out / "split_counts.csv")
+    logger.info("split (%s, seed %d), labelled molecules per task:\n%s", the_split.kind, seed,
+                counts.to_string())
+    est = PropertyRegressor(method=method, seed=seed, **params).fit(table, the_split, out)
+    units = units_from_manifest(data, table.tasks)
+    test = table.subset(the_split.test).to_frame(smiles_column)
+    test.to_csv(out / "test_set.csv", index=False)
+    seconds = sum(r.seconds for r in est.fit_results_.values())
+    seen = sum(r.train_molecules * r.epochs_run for r in est.fit_results_.values())
+    est.save(out, units, extra={
+        "data": {"file": str(Path(data).resolve()), "smiles_column": smiles_column,
+                 "split": the_split.kind, "seed": seed, "rejects": str(rejects_file or "")},
+        "throughput": {"seconds": seconds, "molecules_per_second": seen / max(seconds, 1e-9)},
+    })
+    return TrainResult(out, table.tasks, counts, rejects_file, seconds, seen / max(seconds, 1e-9),
+                       {k: asdict(v) for k, v in est.fit_results_.items()})
+
+
+def predict(model: str | Path, data: str | Path, out: str | Path | None = None,
+            smiles_column: str | None = None, on_invalid: str = "error",
+            batch_size: int = 256) -> pd.DataFrame:
+    """``molgate predict``: the input's SMILES column plus one column per task, in units."""
+    est = PropertyRegressor.load(model)
+    config = json.loads((Path(model) / "config.json").read_text())
+    column = smiles_column or config.get("data", {}).get("smiles_column", "smiles")
+    frame, smiles, rejects = read_smiles(data, column, on_invalid)
+    if out is not None:
+        write_rejects(rejects, out)
+    keep = [i for i, s in enumerate(smiles) if s is not None]
+    values = est.predict([smiles[i] for i in keep], batch_size) if keep else np.zeros((0, len(est.tasks_)))
+    result = pd.DataFrame(values, columns=est.tasks_)
+    result.insert(0, column, frame[column].iloc[keep].to_numpy())
+    if out is not None:
+        write_frame(result, out)
+    return result
+
+
+def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix in (".parquet", ".pq"):
+        frame.to_parquet(path, index=False)
+    else:
+        frame.to_csv(path, index=False)
+    return path
+
+
+def evaluate(model: str | Path, plots: bool = True) -> dict[str, dict]:
+    """``molgate evaluate``: test-split metrics per task in units -> ``DIR/metrics.json``, plots."""
+    model_dir = Path(model)
+    est = PropertyRegressor.load(model_dir)
+    config = json.loads((model_dir / "config.json").read_text())
+    column = config.get("data", {}).get("smiles_column", "smiles")
+    test = pd.read_csv(model_dir / "test_set.csv")
+    y_true = test[est.tasks_].to_numpy(dtype=np.float64)
+    y_pred = est.predict(test[column].tolist())
+    metrics = task_metrics(y_true, y_pred, est.tasks_)
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    pd.DataFrame(y_pred, columns=est.tasks_).assign(**{column: test[column]}).to_csv(
+        model_dir / "test_predictions.csv", index=False)
+    if plots:
+        units = dict(zip(est.tasks_, config.get("units", [])))
+        for k, t in enumerate(est.tasks_):
+            parity_plot(y_true[:, k], y_pred[:, k], t, units.get(t, ""),
+                        model_dir / "parity" / f"{t}.png", metrics[t])
+    return metrics
+
+
+def make_splits(data: str | Path, out_dir: str | Path, targets: list[str] | None = None,
+                smiles_column: str = "smiles", kinds=("random", "scaffold"), seeds=(0, 1, 2, 3, 4),
+                sizes=(0.8, 0.1, 0.1), on_invalid: str = "error") -> list[Path]:
+    """``molgate split``: save split files (one per kind and seed) with per-task counts."""
+    table, rejects = read_table(data, smiles_column, targets, on_invalid=on_invalid)
+    out_dir = Path(out_dir)
+    write_rejects(rejects, out_dir / "data")
+    paths = []
+    for kind in kinds:
+        for seed in seeds:
+            split = make_split(table, kind, seed, sizes)
+            path = save_split(split, table, out_dir / f"{kind}_seed{seed}.json")
+            split_counts(table, split).to_csv(out_dir / f"{kind}_seed{seed}_counts.csv")
+            paths.append(path)
+    return paths
+
+
+__all__ = ["PropertyRegressor", "TrainResult", "train", "predict", "evaluate", "make_splits",
+           "metrics_table", "predict_array"]

@@ -1,0 +1,164 @@
+"""``molgate``: argument parsing only; each command calls one function of :mod:`molgate.api`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from molgate import __version__
+
+
+def _add_model_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("model (Chemprop's defaults)")
+    g.add_argument("--hidden-size", type=int, default=300, help="D-MPNN hidden size")
+    g.add_argument("--depth", type=int, default=3, help="message-passing steps")
+    g.add_argument("--dropout", type=float, default=0.0)
+    g.add_argument("--aggregation", choices=["mean", "sum", "norm"], default="mean")
+    g.add_argument("--ffn-hidden-size", type=int, default=300, help="head hidden size")
+    g.add_argument("--ffn-layers", type=int, default=1, help="hidden layers per head")
+    g.add_argument("--atom-featurizer", choices=["v1", "v2", "organic"], default="v2",
+                   help="Chemprop's multi-hot atom featuriser mode")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, default=50)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    t.add_argument("--warmup-epochs", type=int, default=2)
+    t.add_argument("--init-lr", type=float, default=1e-4)
+    t.add_argument("--max-lr", type=float, default=1e-3)
+    t.add_argument("--final-lr", type=float, default=1e-4)
+    t.add_argument("--accelerator", default="cpu", help="cpu, gpu or auto (Lightning's names)")
+    t.add_argument("--no-cache", action="store_true", help="do not use the on-disk graph cache")
+    t.add_argument("--cache-dir", default=None, help="graph cache (default ~/.cache/molgate)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def _model_params(a: argparse.Namespace) -> dict:
+    return dict(hidden_size=a.hidden_size, depth=a.depth, dropout=a.dropout,
+                aggregation=a.aggregation, ffn_hidden_size=a.ffn_hidden_size,
+                ffn_layers=a.ffn_layers, epochs=a.epochs, batch_size=a.batch_size,
+                patience=a.patience, warmup_epochs=a.warmup_epochs, init_lr=a.init_lr,
+                max_lr=a.max_lr, final_lr=a.final_lr, atom_featurizer=a.atom_featurizer,
+                accelerator=a.accelerator, cache=not a.no_cache, cache_dir=a.cache_dir,
+                progress=not a.no_progress)
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from molgate import api
+
+    result = api.train(a.data, a.targets, a.smiles_column, a.method, a.split, a.seed, a.out,
+                       split_file=a.split_file, split_sizes=tuple(a.split_sizes),
+                       on_invalid=a.on_invalid, long_format=True if a.long else None,
+                       **_model_params(a))
+    print(f"model saved to {result.model_dir} ({result.seconds:.1f} s training, "
+          f"{result.molecules_per_second:.0f} molecules/s)")
+    if a.evaluate:
+        _print_metrics(api.evaluate(result.model_dir), result.model_dir)
+    return 0
+
+
+def _print_metrics(metrics: dict, model_dir) -> None:
+    from molgate.evaluate.metrics import metrics_table
+
+    print(metrics_table(metrics).to_string(float_format=lambda v: f"{v:.4g}"))
+    print(f"metrics written to {model_dir}/metrics.json, parity plots to {model_dir}/parity/")
+
+
+def cmd_predict(a: argparse.Namespace) -> int:
+    from molgate import api
+
+    frame = api.predict(a.model, a.data, a.out, a.smiles_column, a.on_invalid, a.batch_size)
+    print(f"{len(frame)} molecule(s) predicted -> {a.out}")
+    return 0
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    from molgate import api
+
+    _print_metrics(api.evaluate(a.model, plots=not a.no_plots), a.model)
+    return 0
+
+
+def cmd_split(a: argparse.Namespace) -> int:
+    from molgate import api
+
+    paths = api.make_splits(a.data, a.out, a.targets, a.smiles_column, a.split, a.seeds,
+                            tuple(a.split_sizes), a.on_invalid)
+    for p in paths:
+        print(p)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="molgate", description=(
+        "GATE and baselines for molecular property prediction. Run 'molgate COMMAND --help'."))
+    parser.add_argument("--version", action="version", version=f"molgate {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("train", help="train a model and save it to a model directory")
+    p.add_argument("--data", required=True, help="CSV/Parquet, wide (SMILES + task columns) or long")
+    p.add_argument("--smiles-column", default="smiles")
+    p.add_argument("--targets", nargs="+", default=None, help="task columns (default: all others)")
+    p.add_argument("--long", action="store_true", help="the data is long: smiles, task, value")
+    p.add_argument("--method", choices=["stl", "mtl"], default="mtl")
+    p.add_argument("--split", choices=["random", "scaffold"], default="scaffold")
+    p.add_argument("--split-file", default=None, help="reuse a saved split (molgate split file)")
+    p.add_argument("--split-sizes", nargs=3, type=float, default=[0.8, 0.1, 0.1])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", required=True, help="model directory")
+    p.add_argument("--on-invalid", choices=["error", "skip"], default="error",
+                   help="skip: continue and write rejected rows to OUT.rejects.csv")
+    p.add_argument("--evaluate", action="store_true", help="evaluate on the test split afterwards")
+    _add_model_options(p)
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("predict", help="predict every task of a model for new molecules")
+    p.add_argument("--model", required=True, help="model directory")
+    p.add_argument("--data", required=True, help="CSV/Parquet with a SMILES column")
+    p.add_argument("--out", required=True, help="output .csv or .parquet")
+    p.add_argument("--smiles-column", default=None, help="default: the one used in training")
+    p.add_argument("--on-invalid", choices=["error", "skip"], default="error")
+    p.add_argument("--batch-size", type=int, default=256)
+    p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("evaluate", help="metrics and parity plots on the model's test split")
+    p.add_argument("--model", required=True, help="model directory")
+    p.add_argument("--no-plots", action="store_true")
+    p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("split", help="save random/scaffold split files, balanced per task")
+    p.add_argument("--data", required=True)
+    p.add_argument("--smiles-column", default="smiles")
+    p.add_argument("--targets", nargs="+", default=None)
+    p.add_argument("--split", nargs="+", choices=["random", "scaffold"], default=["random", "scaffold"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--split-sizes", nargs=3, type=float, default=[0.8, 0.1, 0.1])
+    p.add_argument("--on-invalid", choices=["error", "skip"], default="error")
+    p.add_argument("--out", required=True, help="folder for the split files")
+    p.set_defaults(func=cmd_split)
+
+    from molgate.cli.data import add_data_commands
+
+    add_data_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from molgate.errors import MolgateError
+
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="molgate: %(message)s", stream=sys.stderr)
+    try:
+        return args.func(args)
+    except MolgateError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,39 @@
+"""Regression metrics per task, in original units, over the molecules that carry a label."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+METRICS = ("rmse", "mae", "r2", "pearson")
+
+
+def regression_metrics(y_true, y_pred) -> dict[str, float]:
+    """RMSE, MAE, R^2 and Pearson r; NaN labels are ignored. Pearson is NaN for constant input."""
+    y_true = np.asarray(y_true, dtype=np.float64)
+    y_pred = np.asarray(y_pred, dtype=np.float64)
+    keep = ~np.isnan(y_true)
+    t, p = y_true[keep], y_pred[keep]
+    n = len(t)
+    if n == 0:
+        return {"n": 0, **{m: float("nan") for m in METRICS}}
+    err = p - t
+    ss_tot = float(((t - t.mean()) ** 2).sum())
+    r2 = 1.0 - float((err**2).sum()) / ss_tot if ss_tot > 0 else float("nan")
+    pearson = float(np.corrcoef(t, p)[0, 1]) if n > 1 and t.std() > 0 and p.std() > 0 else float("nan")
+    return {"n": int(n), "rmse": float(np.sqrt((err**2).mean())), "mae": float(np.abs(err).mean()),
+            "r2": r2, "pearson": pearson}
+
+
+def task_metrics(y_true: np.ndarray, y_pred: np.ndarray, tasks: list[str]) -> dict[str, dict]:
+    """``{task: {n, rmse, mae, r2, pearson}}`` for ``[n, K]`` arrays."""
+    return {t: regression_metrics(y_true[:, k], y_pred[:, k]) for k, t in enumerate(tasks)}
+
+
+def metrics_table(metrics: dict[str, dict], units: dict[str, str] | None = None) -> pd.DataFrame:
+    frame = pd.DataFrame(metrics).T[["n", *METRICS]]
+    frame["n"] = frame["n"].astype(int)
+    if units:
+        frame.insert(0, "unit", [units.get(t, "") for t in frame.index])
+    frame.index.name = "task"
+    return frame

@@ -1,0 +1,51 @@
+"""Batches for training: a ``BatchMolGraph`` plus standardised labels and their mask.
+
+Missing labels are NaN in the table; the mask is computed once here and travels with the batch, so
+every loss can exclude them without looking at NaN again.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple, Sequence
+
+import numpy as np
+import torch
+from chemprop.data.collate import BatchMolGraph
+from chemprop.data.molgraph import MolGraph
+from torch.utils.data import DataLoader, Dataset
+
+
+class GraphBatch(NamedTuple):
+    bmg: BatchMolGraph
+    y: torch.Tensor  # [B, K] standardised, 0 where missing
+    mask: torch.Tensor  # [B, K] bool, True where a label exists
+
+
+class GraphDataset(Dataset):
+    """Graphs and (optionally) labels, indexed by molecule."""
+
+    def __init__(self, graphs: Sequence[MolGraph], y: np.ndarray | None = None):
+        self.graphs = list(graphs)
+        n = len(self.graphs)
+        y = np.zeros((n, 0)) if y is None else np.asarray(y, dtype=np.float32).reshape(n, -1)
+        self.mask = ~np.isnan(y)
+        self.y = np.where(self.mask, y, 0.0).astype(np.float32)
+
+    def __len__(self) -> int:
+        return len(self.graphs)
+
+    def __getitem__(self, i: int) -> int:
+        return i
+
+    def collate(self, indices: list[int]) -> GraphBatch:
+        idx = np.asarray(indices)
+        return GraphBatch(BatchMolGraph([self.graphs[i] for i in idx]),
+                          torch.from_numpy(self.y[idx]), torch.from_numpy(self.mask[idx]))
+
+
+def make_loader(dataset: GraphDataset, batch_size: int = 64, shuffle: bool = False,
+                seed: int = 0, num_workers: int = 0) -> DataLoader:
+    """A seeded loader: the same seed gives the same batches in the same order."""
+    generator = torch.Generator().manual_seed(seed) if shuffle else None
+    return DataLoader(dataset, batch_size=batch_size, shuffle=shuffle, generator=generator,
+                      collate_fn=dataset.collate, num_workers=num_workers)
