@@ -6,7 +6,9 @@ its own group; ``scaffold``: Bemis-Murcko scaffold), then groups are assigned to
 
 1. groups larger than half the test set go to train (Chemprop's *balanced* scaffold rule: large,
    common scaffolds are learnt from, never tested on);
-2. the other groups, in a seeded random order, each go to the split where they most reduce the
+2. the other groups, from large to small (by powers of two of their size; in a seeded random order
+   within one size class, so the small groups at the end can even out what the large ones left),
+   each go to the split where they most reduce the
    squared relative shortfall ``sum_{s,k} ((n[s,k] - T[s,k]) / T[s,k])^2``. Here ``n[s,k]`` counts
    the labels of task k in split s, ``T[s,k] = size_s * total_k`` is its target, and the molecule
    count is balanced as one more "task". Dividing by ``T`` makes a small task as important as a
@@ -100,7 +102,9 @@ def balanced_group_split(keys: list[str], mask: np.ndarray, sizes=(0.8, 0.1, 0.1
     for g in np.flatnonzero(big):
         assignment[g] = 0
         current[0] += counts[g]
-    for g in rng.permutation(np.flatnonzero(~big)):
+    rest = np.flatnonzero(~big)
+    size_class = np.floor(np.log2(counts[rest, -1]))
+    for g in rest[np.lexsort((rng.random(len(rest)), -size_class))]:
         c = counts[g]
         delta = ((2 * (current - target) + c) * c / scale).sum(1)
         delta[np.asarray(sizes) == 0] = np.inf

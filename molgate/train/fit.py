@@ -54,6 +54,7 @@ def fit_model(model: PropertyModel, train: GraphDataset, val: GraphDataset, out_
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
+        warnings.filterwarnings("ignore", ".*treespec.*")
         trainer.fit(module, train_loader, val_loader)
     seconds = time.perf_counter() - start
     best.restore(module)

@@ -7,8 +7,13 @@ from torch import Tensor
 
 
 def masked_squared_error(pred: Tensor, y: Tensor, mask: Tensor) -> Tensor:
-    """Squared errors with missing labels set to exactly 0 (``where``, so no NaN leaks through)."""
-    return torch.where(mask, (pred - y) ** 2, torch.zeros_like(pred))
+    """Squared errors, exactly 0 where the label is missing.
+
+    The label is replaced *before* the subtraction: a NaN label under ``where`` would still send a
+    NaN gradient through the branch that is not taken.
+    """
+    y = torch.where(mask, y, pred.detach())
+    return (pred - y) ** 2 * mask
 
 
 def masked_mse(pred: Tensor, y: Tensor, mask: Tensor) -> Tensor:

@@ -54,7 +54,7 @@ class RegressionModule(L.LightningModule):
     def training_step(self, batch: GraphBatch, batch_idx: int):
         se = masked_squared_error(self(batch), batch.y, batch.mask)
         loss = se.sum() / batch.mask.sum().clamp(min=1)
-        self.log("train_loss", loss, batch_size=len(batch.bmg), prog_bar=True)
+        self.log("train_loss", loss, batch_size=len(batch.bmg), prog_bar=True, on_step=True, on_epoch=True)
         return loss
 
     def on_validation_epoch_start(self):
@@ -78,8 +78,10 @@ class RegressionModule(L.LightningModule):
     def configure_optimizers(self):
         s = self.settings
         opt = torch.optim.Adam(self.parameters(), lr=s.init_lr)
-        steps_per_epoch = max(self.trainer.num_training_batches, 1)
-        warmup = s.warmup_epochs * steps_per_epoch
-        cooldown = max(self.trainer.max_epochs * steps_per_epoch - warmup, 1)
+        # estimated_stepping_batches loads the train loader first; num_training_batches is still
+        # inf at this point and would freeze the schedule at init_lr
+        total = max(int(self.trainer.estimated_stepping_batches), 1)
+        warmup = min(s.warmup_epochs * max(total // max(self.trainer.max_epochs, 1), 1), total - 1)
+        cooldown = max(total - warmup, 1)
         sched = build_NoamLike_LRSched(opt, warmup, cooldown, s.init_lr, s.max_lr, s.final_lr)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

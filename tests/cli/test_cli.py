@@ -1,0 +1,110 @@
+"""Every CLI command, through ``main(argv)`` as the console script calls it."""
+
+import json
+
+import pandas as pd
+import pytest
+
+from molgate.cli.main import build_parser, main
+
+SMALL = ["--hidden-size", "32", "--ffn-hidden-size", "32", "--epochs", "2", "--batch-size", "32",
+         "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, two_task_frame):
+    root = tmp_path_factory.mktemp("cli")
+    data = root / "two.csv"
+    two_task_frame.to_csv(data, index=False)
+    out = root / "m"
+    assert main(["train", "--data", str(data), "--smiles-column", "smiles", "--targets", "freesolv",
+                 "doubled", "--method", "mtl", "--split", "scaffold", "--seed", "0", "--out", str(out),
+                 *SMALL]) == 0
+    return data, out
+
+
+@pytest.mark.parametrize("cmd", [[], ["train"], ["predict"], ["evaluate"], ["split"], ["data"],
+                                 ["data", "build"], ["data", "summary"], ["data", "split"]])
+def test_every_command_has_help(cmd, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main([*cmd, "--help"])
+    assert exc.value.code == 0
+    assert "usage: molgate" in capsys.readouterr().out
+
+
+def test_train_writes_a_model_directory(model_dir):
+    _, out = model_dir
+    config = json.loads((out / "config.json").read_text())
+    assert config["tasks"] == ["freesolv", "doubled"] and config["method"] == "mtl"
+
+
+def test_train_stl_with_evaluate(tmp_path, model_dir, capsys):
+    data, _ = model_dir
+    assert main(["train", "--data", str(data), "--targets", "freesolv", "--method", "stl",
+                 "--split", "random", "--out", str(tmp_path / "s"), "--evaluate", *SMALL]) == 0
+    out = capsys.readouterr().out
+    assert "rmse" in out and "freesolv" in out
+    assert (tmp_path / "s" / "metrics.json").exists()
+
+
+def test_predict_writes_one_column_per_task(model_dir, tmp_path):
+    data, out = model_dir
+    pred = tmp_path / "pred.csv"
+    assert main(["predict", "--model", str(out), "--data", str(data), "--out", str(pred)]) == 0
+    frame = pd.read_csv(pred)
+    assert list(frame.columns) == ["smiles", "freesolv", "doubled"]
+    assert len(frame) == len(pd.read_csv(data))
+    assert main(["predict", "--model", str(out), "--data", str(data), "--out",
+                 str(tmp_path / "pred.parquet")]) == 0
+    assert pd.read_parquet(tmp_path / "pred.parquet").shape == frame.shape
+
+
+def test_evaluate_prints_and_writes_metrics(model_dir, capsys):
+    _, out = model_dir
+    assert main(["evaluate", "--model", str(out), "--no-plots"]) == 0
+    text = capsys.readouterr().out
+    assert "pearson" in text and "doubled" in text
+    assert set(json.loads((out / "metrics.json").read_text())) == {"freesolv", "doubled"}
+
+
+def test_split_command_writes_split_files(model_dir, tmp_path):
+    data, _ = model_dir
+    assert main(["split", "--data", str(data), "--split", "scaffold", "--seeds", "0", "1",
+                 "--out", str(tmp_path / "splits")]) == 0
+    files = sorted(p.name for p in (tmp_path / "splits").glob("*.json"))
+    assert files == ["scaffold_seed0.json", "scaffold_seed1.json"]
+    counts = pd.read_csv(tmp_path / "splits" / "scaffold_seed0_counts.csv", index_col=0)
+    assert counts.loc["doubled", ["train", "val", "test"]].sum() == pd.read_csv(data)["doubled"].notna().sum()
+
+
+def test_bad_input_is_one_line_and_nonzero(tmp_path, capsys):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("smiles,a\nCCO,1\nnot_a_smiles,2\n")
+    code = main(["train", "--data", str(bad), "--out", str(tmp_path / "m"), *SMALL])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert err[-1] == f"error: {bad}, row 2 (line 3), column 'smiles': invalid SMILES 'not_a_smiles'"
+
+
+def test_predict_skip_writes_rejects(model_dir, tmp_path):
+    _, out = model_dir
+    data = tmp_path / "new.csv"
+    data.write_text("smiles\nCCO\nC1CC\nc1ccccc1\n")
+    assert main(["predict", "--model", str(out), "--data", str(data), "--out",
+                 str(tmp_path / "p.csv")]) == 2
+    assert main(["predict", "--model", str(out), "--data", str(data), "--out",
+                 str(tmp_path / "p.csv"), "--on-invalid", "skip"]) == 0
+    assert len(pd.read_csv(tmp_path / "p.csv")) == 2
+    rejects = pd.read_csv(tmp_path / "p.rejects.csv")
+    assert rejects.loc[0, "row"] == 2 and rejects.loc[0, "reason"] == "invalid SMILES 'C1CC'"
+
+
+def test_not_a_model_directory(tmp_path, capsys):
+    assert main(["evaluate", "--model", str(tmp_path)]) == 2
+    assert "config.json missing" in capsys.readouterr().err
+
+
+def test_parser_knows_the_contract_options():
+    args = build_parser().parse_args(["train", "--data", "d.csv", "--out", "o", "--on-invalid", "skip",
+                                      "--targets", "a", "b", "--method", "stl", "--split", "random"])
+    assert args.targets == ["a", "b"] and args.on_invalid == "skip" and args.method == "stl"

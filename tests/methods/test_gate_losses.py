@@ -1,0 +1,262 @@
+"""GATE losses: the O(K) and Gram forms equal the plain double loop, and the losses behave as the
+spec says on a real batch of molecules (zero for identical tasks, gradients where they belong,
+missing labels ignored)."""
+
+import pytest
+import torch
+from chemprop.data import BatchMolGraph
+from chemprop.featurizers import SimpleMoleculeMolGraphFeaturizer
+from rdkit import Chem
+from torch import nn
+
+from molgate.methods.gate_losses import (
+    GateLossWeights,
+    autoencoding_loss,
+    consistency_loss,
+    distance_loss,
+    mapping_loss,
+    pairwise_consistency_loss,
+    pairwise_distance_loss,
+    pairwise_mapping_loss,
+    regression_loss,
+    total_loss,
+)
+from molgate.nn.batched_dmpnn import BatchedBondMessagePassing
+from molgate.nn.gate_modules import BatchedMLP
+
+SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "OCC(N)C(=O)O", "ClC(Cl)Cl",
+          "C1CC1C#N", "CCCCCCCC", "O=C(O)c1ccccc1", "CC(C)O"]
+REDUCTIONS = ["target_mean", "sum", "pair_mean"]
+
+
+def _asymmetric_weights(K, seed=7):
+    g = torch.Generator().manual_seed(seed)
+    w = torch.rand(K, K, generator=g) * 2
+    assert not torch.allclose(w, w.T)
+    return w
+
+
+def _random_mapping_problem(K=5, B=12, d_lf=3, seed=0):
+    """Random LF points, labels with missing entries (task 4 fully unlabelled) and small heads."""
+    g = torch.Generator().manual_seed(seed)
+    u = torch.randn(K, B, d_lf, generator=g)
+    y = torch.randn(B, K, generator=g)
+    y[torch.rand(B, K, generator=g) < 0.4] = float("nan")
+    y[:, K - 1] = float("nan")
+    torch.manual_seed(seed)
+    inverse = BatchedMLP(K, d_lf, 8, 4, n_layers=1)
+    head = BatchedMLP(K, 4, 8, 1, n_layers=1)
+    return u, y, inverse, head
+
+
+def _predict_one(inverse, head):
+    def predict(t, x):
+        index = torch.tensor([t])
+        return head(inverse(x.unsqueeze(0), index), index)[0].squeeze(-1)
+    return predict
+
+
+# ---- fast forms == double loop ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_consistency_fast_forms_equal_double_loop(reduction):
+    u = torch.randn(5, 16, 4, generator=torch.Generator().manual_seed(0))
+    reference = pairwise_consistency_loss(u, reduction=reduction)
+    torch.testing.assert_close(consistency_loss(u, reduction=reduction), reference)  # variance identity
+    torch.testing.assert_close(consistency_loss(u, torch.ones(5, 5), reduction), reference)  # Gram
+    w = _asymmetric_weights(5)
+    torch.testing.assert_close(consistency_loss(u, w, reduction),
+                               pairwise_consistency_loss(u, w, reduction))
+
+
+@pytest.mark.parametrize("reduction", REDUCTIONS)
+def test_distance_fast_forms_equal_double_loop(reduction):
+    g = torch.Generator().manual_seed(1)
+    u = torch.randn(5, 16, 4, generator=g)
+    u_pert = u.unsqueeze(1) + 0.1 * torch.randn(5, 3, 16, 4, generator=g)
+    reference = pairwise_distance_loss(u, u_pert, reduction=reduction)
+    torch.testing.assert_close(distance_loss(u, u_pert, reduction=reduction), reference)
+    torch.testing.assert_close(distance_loss(u, u_pert, torch.ones(5, 5), reduction), reference)
+    w = _asymmetric_weights(5)
+    torch.testing.assert_close(distance_loss(u, u_pert, w, reduction),
+                               pairwise_distance_loss(u, u_pert, w, reduction))
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+def test_mapping_loss_equals_double_loop_on_labelled_pairs(weighted):
+    u, y, inverse, head = _random_mapping_problem()
+    w = _asymmetric_weights(5) if weighted else None
+    fast = mapping_loss(u, y, lambda x: head(inverse(x)), weights=w)
+    reference = pairwise_mapping_loss(u, y, _predict_one(inverse, head), weights=w)
+    torch.testing.assert_close(fast, reference)
+
+
+def test_pair_terms_vanish_for_a_single_task():
+    u = torch.randn(1, 4, 3)
+    assert consistency_loss(u) == 0 and consistency_loss(u, torch.ones(1, 1)) == 0
+    assert distance_loss(u, u.unsqueeze(1) + 1) == 0
+
+
+# ---- a tiny GATE on real molecules ---------------------------------------------------------------
+
+
+class TinyGate(nn.Module):
+    """K tasks: shared h0 -> per-task D-MPNN -> Encoder MLP -> Transfer / Inverse / Head."""
+
+    def __init__(self, K, d_v, d_e, d_h=24, d_z=12, d_lf=6):
+        super().__init__()
+        self.mp = BatchedBondMessagePassing(K, d_v, d_e, d_h, depth=3, shared_input=True)
+        self.encoder_mlp = BatchedMLP(K, d_h, d_h, d_z, n_layers=1)
+        self.transfer = BatchedMLP(K, d_z, d_z, d_lf, n_layers=1)
+        self.inverse = BatchedMLP(K, d_lf, d_z, d_z, n_layers=1)
+        self.head = BatchedMLP(K, d_z, d_z, 1, n_layers=1)
+
+    def forward(self, bmg, n_perturbations=4, sigma=0.05, seed=0):
+        h0 = self.mp.initial(bmg)
+        g = torch.Generator().manual_seed(seed)
+        noise = torch.randn(n_perturbations, *h0.shape, generator=g) * sigma * h0.detach().std()
+        h0_all = torch.cat([h0.unsqueeze(0), h0.unsqueeze(0) + noise])  # same perturbations for all
+        z_all = self.encoder_mlp(self.mp.encode(bmg, h0_all))  # [K, 1 + M, B, d_z]
+        u_all = self.transfer(z_all)
+        z, u, u_pert = z_all[:, 0], u_all[:, 0], u_all[:, 1:]
+        return dict(pred=self.head(z).squeeze(-1).T, z=z, z_rec=self.inverse(u), u=u, u_pert=u_pert,
+                    predict_from_lf=lambda x: self.head(self.inverse(x)))
+
+    def task_modules(self):
+        return {"mp": [self.mp.W_h_weight, self.mp.W_o_weight, self.mp.W_o_bias],
+                "encoder_mlp": list(self.encoder_mlp.parameters()),
+                "transfer": list(self.transfer.parameters()),
+                "inverse": list(self.inverse.parameters()),
+                "head": list(self.head.parameters())}
+
+
+@pytest.fixture(scope="module")
+def bmg():
+    featurizer = SimpleMoleculeMolGraphFeaturizer()
+    return BatchMolGraph([featurizer(Chem.MolFromSmiles(s)) for s in SMILES])
+
+
+def _tiny_gate(bmg, K, seed=0):
+    torch.manual_seed(seed)
+    return TinyGate(K, bmg.V.shape[1], bmg.E.shape[1])
+
+
+def test_identical_tasks_have_zero_consistency_and_distance_loss(bmg):
+    model = _tiny_gate(bmg, K=2)
+    out = model(bmg)
+    assert consistency_loss(out["u"]) > 1e-4 and distance_loss(out["u"], out["u_pert"]) > 1e-8
+
+    with torch.no_grad():  # task 1 := task 0 (encoder and transfer)
+        for params in model.task_modules().values():
+            for p in params:
+                p[1] = p[0]
+    out = model(bmg)
+
+    w = torch.ones(2, 2)
+    for loss in (consistency_loss(out["u"]), consistency_loss(out["u"], w),
+                 distance_loss(out["u"], out["u_pert"]), distance_loss(out["u"], out["u_pert"], w)):
+        assert loss.abs() < 1e-7
+    assert (out["u"][0] - out["u_pert"][0]).abs().max() > 0  # the perturbations did move the points
+
+
+def test_mapping_gradient_reaches_source_encoder_and_target_head_only(bmg):
+    """lambda = source 0 -> target 1 only: l_map = MSE(y_1, Head_1(Inverse_1(u_0))).
+
+    Gradient must reach the shared h0 projection, task 0's D-MPNN, Encoder MLP and Transfer, and
+    task 1's Inverse and Head; task 1's D-MPNN, Encoder MLP and Transfer and task 0's Inverse and
+    Head must get exactly zero.
+    """
+    model = _tiny_gate(bmg, K=2)
+    y = torch.randn(len(SMILES), 2, generator=torch.Generator().manual_seed(3))
+    y[::3, 1] = float("nan")
+    out = model(bmg)
+    mapping_loss(out["u"], y, out["predict_from_lf"], weights=torch.tensor([[0.0, 1.0], [0.0, 0.0]])).backward()
+
+    assert model.mp.W_i.weight.grad.abs().sum() > 0
+    should_get = {"mp": 0, "encoder_mlp": 0, "transfer": 0, "inverse": 1, "head": 1}
+    for name, params in model.task_modules().items():
+        gets = should_get[name]
+        for p in params:
+            assert p.grad[gets].abs().sum() > 0, f"{name}[{gets}] should get gradient"
+            assert torch.all(p.grad[1 - gets] == 0), f"{name}[{1 - gets}] should get no gradient"
+
+
+def _loss_and_grads(model, bmg, y, mask):
+    model.zero_grad()
+    out = model(bmg)
+    total, parts = total_loss(out["pred"], y, z=out["z"], z_rec=out["z_rec"], u=out["u"],
+                              u_pert=out["u_pert"], predict_from_lf=out["predict_from_lf"], mask=mask)
+    total.backward()
+    return parts, [p.grad.clone() for p in model.parameters()]
+
+
+def test_missing_labels_change_neither_loss_nor_gradients(bmg):
+    model = _tiny_gate(bmg, K=3)
+    g = torch.Generator().manual_seed(4)
+    y = torch.randn(len(SMILES), 3, generator=g)
+    y[1, 0] = float("nan")
+    mask = torch.ones(len(SMILES), 3, dtype=torch.bool)
+    mask[4, 2] = False
+
+    parts, grads = _loss_and_grads(model, bmg, y, mask)
+    y_changed = y.clone()
+    y_changed[4, 2] = 1e3  # masked by `mask`
+    y_changed[1, 0] = -7.0  # still missing for the mask below
+    mask_changed = mask.clone()
+    mask_changed[1, 0] = False
+    parts_changed, grads_changed = _loss_and_grads(model, bmg, y_changed, mask_changed)
+
+    for name in parts:
+        assert torch.equal(parts[name], parts_changed[name]), name
+    for a, b in zip(grads, grads_changed):
+        assert torch.isfinite(a).all() and torch.equal(a, b)
+
+
+def test_regression_loss_is_masked_per_task_mse_summed_over_tasks():
+    pred = torch.tensor([[1.0, 0.0, 5.0], [2.0, 1.0, 5.0], [0.0, 3.0, 5.0]], requires_grad=True)
+    nan = float("nan")
+    y = torch.tensor([[0.0, nan, nan], [0.0, 0.0, nan], [nan, 1.0, nan]])  # task 2: no labels
+    mask = torch.tensor([[True, True, True], [False, True, True], [True, True, True]])
+
+    loss = regression_loss(pred, y, mask)
+    loss.backward()
+
+    assert torch.isclose(loss, torch.tensor(1.0 + (1.0 + 4.0) / 2))  # task 0: row 0 only
+    assert torch.isfinite(pred.grad).all() and torch.all(pred.grad[:, 2] == 0)
+    y2 = y.clone()
+    y2[1, 0] = 100.0  # masked
+    assert regression_loss(pred, y2, mask) == loss
+    assert regression_loss(pred[:, 2:], y[:, 2:]) == 0
+
+
+def test_autoencoding_loss_sums_per_task_mse():
+    z = torch.zeros(2, 3, 4)
+    z_rec = torch.zeros(2, 3, 4)
+    z_rec[1] = 2.0
+    assert autoencoding_loss(z, z_rec) == 4.0
+
+
+def test_total_loss_weights_and_switches(bmg):
+    model = _tiny_gate(bmg, K=3)
+    y = torch.randn(len(SMILES), 3, generator=torch.Generator().manual_seed(5))
+    out = model(bmg)
+    args = dict(z=out["z"], z_rec=out["z_rec"], u=out["u"], u_pert=out["u_pert"],
+                predict_from_lf=out["predict_from_lf"])
+
+    weights = GateLossWeights(alpha=0.5, beta=2.0, gamma=3.0, delta=10.0)
+    total, parts = total_loss(out["pred"], y, weights=weights, **args)
+    expected = parts["reg"] + 0.5 * parts["auto"] + 2 * parts["cons"] + 3 * parts["map"] + 10 * parts["dis"]
+    torch.testing.assert_close(total.detach(), expected)
+    assert set(parts) == {"reg", "auto", "cons", "map", "dis", "total"}
+
+    total, parts = total_loss(out["pred"], y, weights=GateLossWeights(use_dis=False, gamma=0.0), **args)
+    assert set(parts) == {"reg", "auto", "cons", "total"}
+    torch.testing.assert_close(total.detach(), parts["reg"] + parts["auto"] + parts["cons"])
+
+
+def test_distance_loss_gradient_is_finite_when_perturbation_is_zero():
+    u = torch.randn(3, 4, 2, requires_grad=True)
+    loss = distance_loss(u, u.detach().unsqueeze(1).expand(3, 2, 4, 2).clone(), torch.ones(3, 3))
+    loss.backward()
+    assert torch.isfinite(u.grad).all()
