@@ -123,6 +123,28 @@ def make_split(table: MoleculeTable, kind: str = "scaffold", seed: int = 0,
     return Split(train, val, test, kind, seed, _check_sizes(sizes))
 
 
+def cap_train_per_task(table: MoleculeTable, split: Split, max_per_task: int | None,
+                       seed: int = 0) -> Split:
+    """Keep at most ``max_per_task`` training labels per task, sampled from train only.
+
+    Validation and test stay whole. A training molecule survives if any of its tasks sampled it,
+    so a task may keep a few more labels than the cap; the dropped molecules are saved as
+    ``excluded`` in the split file, never lost without a trace.
+    """
+    if not max_per_task:
+        return split
+    rng = np.random.default_rng(seed)
+    keep = np.zeros(len(table), dtype=bool)
+    mask = table.mask
+    for k in range(len(table.tasks)):
+        labelled = split.train[mask[split.train, k]]
+        if len(labelled) > max_per_task:
+            labelled = rng.choice(labelled, max_per_task, replace=False)
+        keep[labelled] = True
+    return Split(np.sort(np.flatnonzero(keep)), split.val, split.test, split.kind, split.seed,
+                 split.sizes)
+
+
 def split_counts(table: MoleculeTable, split: Split) -> pd.DataFrame:
     """Labelled molecules per task in each part, plus the molecule totals."""
     rows = {}
@@ -149,14 +171,25 @@ def save_split(split: Split, table: MoleculeTable, path: str | Path) -> Path:
         "source": table.source,
         "counts": {t: {p: int(counts.loc[t, p]) for p in SPLIT_NAMES} for t in counts.index},
         **{p: [table.smiles[i] for i in idx] for p, idx in split.parts().items()},
+        "excluded": [table.smiles[i] for i in _excluded(split, len(table))],
         "indices": {p: [int(i) for i in idx] for p, idx in split.parts().items()},
     }
     path.write_text(json.dumps(payload, indent=1))
     return path
 
 
+def _excluded(split: Split, n: int) -> np.ndarray:
+    assigned = np.zeros(n, dtype=bool)
+    for idx in split.parts().values():
+        assigned[idx] = True
+    return np.flatnonzero(~assigned)
+
+
 def load_split(path: str | Path, table: MoleculeTable) -> Split:
-    """Map a saved split onto a table by canonical SMILES; every molecule must be assigned."""
+    """Map a saved split onto a table by canonical SMILES.
+
+    Every molecule must be in a part or listed as ``excluded`` (e.g. by a training-size cap).
+    """
     path = Path(path)
     try:
         payload = json.loads(path.read_text())
@@ -171,6 +204,7 @@ def load_split(path: str | Path, table: MoleculeTable) -> Split:
         idx = np.array([where[s] for s in payload[p] if s in where], dtype=int)
         seen[idx] = True
         parts[p] = np.sort(idx)
+    seen[[where[s] for s in payload.get("excluded", []) if s in where]] = True
     if not seen.all():
         first = table.smiles[int(np.flatnonzero(~seen)[0])]
         raise InputError(f"{int((~seen).sum())} molecule(s) of {table.source} are in no part of the "

@@ -100,3 +100,18 @@ def test_loading_a_split_that_misses_molecules_is_an_error(table, tmp_path, two_
     bad.write_text("{}")
     with pytest.raises(InputError, match="not a molgate split file"):
         load_split(bad, table)
+
+
+def test_capping_train_keeps_val_test_whole_and_records_exclusions(table, tmp_path):
+    from molgate.data.splits import cap_train_per_task
+
+    split = make_split(table, "random", seed=0)
+    capped = cap_train_per_task(table, split, 100, seed=0)
+    np.testing.assert_array_equal(capped.test, split.test)
+    np.testing.assert_array_equal(capped.val, split.val)
+    assert set(capped.train) < set(split.train)
+    assert table.mask[capped.train, 0].sum() <= 100 + table.mask[capped.train, 1:].any(1).sum()
+    assert table.mask[capped.train, 2].sum() == table.mask[split.train, 2].sum()  # under the cap
+    path = save_split(capped, table, tmp_path / "c.json")
+    assert len(json.loads(path.read_text())["excluded"]) == len(split.train) - len(capped.train)
+    np.testing.assert_array_equal(load_split(path, table).train, capped.train)
