@@ -69,11 +69,12 @@ def evaluate(df: pd.DataFrame, func, args: list[str], ok: np.ndarray, T: float =
     """Evaluate `func(T, *row[args])` on the rows where `ok`, NaN elsewhere or on failure."""
     out = np.full(len(df), np.nan)
     cols = [column(df, a) for a in args]
-    for i in np.flatnonzero(ok):
-        try:
-            out[i] = func(T, *(c[i] for c in cols), **kwargs)
-        except (ValueError, ZeroDivisionError, OverflowError):
-            pass
+    with np.errstate(all="ignore"):
+        for i in np.flatnonzero(ok):
+            try:
+                out[i] = func(T, *(c[i] for c in cols), **kwargs)
+            except (ValueError, ZeroDivisionError, OverflowError):
+                pass
     return out
 
 
