@@ -61,8 +61,29 @@ def scaffold_key(smiles: str) -> str:
     scaffold = MurckoScaffold.MurckoScaffoldSmiles(mol=mol, includeChirality=False)
     if scaffold:
         return scaffold
-    generic = MurckoScaffold.MakeScaffoldGeneric(Chem.RemoveHs(mol))
-    return "acyclic:" + Chem.MolToSmiles(generic)
+    return "acyclic:" + generic_skeleton(mol)
+
+
+def generic_skeleton(mol: Chem.Mol) -> str:
+    """Canonical SMILES of the heavy-atom graph with every atom C and every bond single.
+
+    Written out here rather than with RDKit's ``MakeScaffoldGeneric``, which sanitises the result
+    and fails on hypervalent atoms (a phosphate P or a sulfone S becomes a carbon with 5 or 6 bonds).
+    """
+    skeleton = Chem.RWMol(Chem.RemoveHs(mol))
+    for atom in skeleton.GetAtoms():
+        atom.SetAtomicNum(6)
+        atom.SetFormalCharge(0)
+        atom.SetIsAromatic(False)
+        atom.SetNumExplicitHs(0)
+        atom.SetNoImplicit(True)
+        atom.SetChiralTag(Chem.ChiralType.CHI_UNSPECIFIED)
+    for bond in skeleton.GetBonds():
+        bond.SetBondType(Chem.BondType.SINGLE)
+        bond.SetIsAromatic(False)
+        bond.SetStereo(Chem.BondStereo.STEREONONE)
+    skeleton.UpdatePropertyCache(strict=False)
+    return Chem.MolToSmiles(skeleton)
 
 
 def group_keys(smiles: list[str], kind: str) -> list[str]:

@@ -63,6 +63,9 @@ def test_acyclic_molecules_are_spread_over_all_parts(table):
         assert acyclic[idx].sum() > 0
     assert scaffold_key("CCCCCCO") == scaffold_key("CCCCCCN") == "acyclic:CCCCCCC"
     assert scaffold_key("c1ccccc1CCO") == "c1ccccc1"
+    # hypervalent atoms (phosphate P, SF6) do not break the generic skeleton
+    assert scaffold_key("CCOP(=O)(OCC)OCC") == scaffold_key("CCSP(=O)(OCC)OCC")
+    assert scaffold_key("FS(F)(F)(F)(F)F").startswith("acyclic:")
 
 
 def test_large_groups_go_to_train():

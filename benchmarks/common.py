@@ -1,0 +1,38 @@
+"""Helpers shared by the benchmark scripts: the suite build they read, result files."""
+
+from __future__ import annotations
+
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent
+WORK = ROOT / "work"  # ignored by git: suite builds, model directories
+RESULTS = ROOT / "results"
+
+
+def suite_dir(tasks: str | list[str] = "all") -> Path:
+    """Build (once) and return a suite folder under benchmarks/work."""
+    from molgate.data.suite import build_suite
+
+    name = tasks if isinstance(tasks, str) else "_".join(tasks)
+    out = WORK / f"suite_{name}"
+    if not (out / "suite.parquet").exists():
+        build_suite(tasks, out)
+    return out
+
+
+def machine() -> dict:
+    return {"platform": platform.platform(), "python": platform.python_version(),
+            "torch": torch.__version__, "threads": torch.get_num_threads(),
+            "date": time.strftime("%Y-%m-%d %H:%M:%S")}
+
+
+def write_result(name: str, payload: dict) -> Path:
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    path.write_text(json.dumps({"machine": machine(), **payload}, indent=2))
+    return path
