@@ -67,7 +67,8 @@ class PropertyRegressor:
         torch.manual_seed(self.train_settings.seed)
         d_v, d_e = feature_dims(self.featurizer)
         self.tasks_ = list(table.tasks)
-        graphs = self._graphs(table.smiles)
+        used = np.union1d(split.train, split.val)  # molecules left out by a cap are not featurised
+        graphs = dict(zip(used.tolist(), self._graphs([table.smiles[i] for i in used])))
         model = MODELS[self.method](len(table.tasks), d_v, d_e, self.encoder_config)
         mask = table.mask
         if self.method == "stl":

@@ -41,7 +41,8 @@ def run(out: Path, max_epochs: int, max_per_task: int | None, seed: int, methods
     for method in methods:
         t1 = time.perf_counter()
         r = api.train(data, method=method, split_file=split_file, out=out / method, seed=seed,
-                      epochs=max_epochs, patience=max(3, max_epochs // 3))
+                      epochs=max_epochs, patience=max(3, max_epochs // 3),
+                      progress=sys.stderr.isatty())
         metrics = api.evaluate(r.model_dir)
         results[method] = metrics
         rmse[method] = {t: m["rmse"] / np.nanstd(table.y[:, table.tasks.index(t)]) for t, m in metrics.items()}

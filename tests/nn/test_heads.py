@@ -1,8 +1,7 @@
 import numpy as np
 import torch
-from torch import nn
 
-from molgate.nn.heads import StackedLinear, TargetScaler, TaskHeads
+from molgate.nn.heads import TargetScaler, TaskHeads
 
 
 def test_task_heads_equal_independent_mlps():
@@ -12,20 +11,9 @@ def test_task_heads_equal_independent_mlps():
     out = heads(x)
     assert out.shape == (4, 3)
     for k in range(3):
-        l1, l2 = nn.Linear(8, 5), nn.Linear(5, 1)
-        with torch.no_grad():
-            l1.weight.copy_(heads.layers[0].weight[k].T)
-            l1.bias.copy_(heads.layers[0].bias[k, 0])
-            l2.weight.copy_(heads.layers[1].weight[k].T)
-            l2.bias.copy_(heads.layers[1].bias[k, 0])
-        torch.testing.assert_close(out[:, k], l2(torch.relu(l1(x))).squeeze(-1))
-
-
-def test_stacked_linear_takes_per_task_inputs():
-    layer = StackedLinear(2, 3, 4)
-    x = torch.randn(2, 5, 3)
-    out = layer(x)
-    torch.testing.assert_close(out[1], x[1] @ layer.weight[1] + layer.bias[1])
+        torch.testing.assert_close(out[:, k], heads.unbatched(k)(x).squeeze(-1))
+    per_task = torch.randn(3, 4, 8)
+    torch.testing.assert_close(heads(per_task)[:, 1], heads.unbatched(1)(per_task[1]).squeeze(-1))
 
 
 def test_target_scaler_ignores_missing_and_inverts():
