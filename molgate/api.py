@@ -24,10 +24,10 @@ from molgate.data.splits import Split, load_split, make_split, save_split, split
 from molgate.data.table import MoleculeTable, read_smiles, read_table, write_rejects
 from molgate.errors import InputError
 from molgate.evaluate.metrics import metrics_table, task_metrics
-from molgate.evaluate.plots import parity_plot
+from molgate.evaluate.plots import latent_spaces_plot, lf_frame_plot, parity_plot
 from molgate.featurize.batching import GraphDataset, make_loader
 from molgate.featurize.graphs import FeaturizerSettings, feature_dims, featurize
-from molgate.methods import MODELS, EncoderConfig, PropertyModel
+from molgate.methods import MODELS, EncoderConfig, GateConfig, PropertyModel, build_model
 from molgate.train.checkpoint import featurizer_of, load_model, save_model
 from molgate.train.fit import FitResult, fit_model
 from molgate.train.module import TrainSettings
@@ -36,7 +36,11 @@ logger = logging.getLogger("molgate")
 
 
 class PropertyRegressor:
-    """Estimator for the baselines (``method`` = ``stl`` or ``mtl``)."""
+    """Estimator for every method: ``stl``, ``mtl``, ``gate`` and ``gate-pair``.
+
+    ``gate`` holds GATE's own settings (sharing mode, latent sizes, loss weights, perturbations);
+    it is ignored by the baselines.
+    """
 
     def __init__(self, method: str = "mtl", hidden_size: int = 300, depth: int = 3,
                  dropout: float = 0.0, aggregation: str = "mean", ffn_hidden_size: int = 300,
@@ -44,7 +48,7 @@ class PropertyRegressor:
                  warmup_epochs: int = 2, init_lr: float = 1e-4, max_lr: float = 1e-3,
                  final_lr: float = 1e-4, seed: int = 0, atom_featurizer: str = "v2",
                  accelerator: str = "cpu", cache: bool = True, cache_dir: str | None = None,
-                 progress: bool = True):
+                 progress: bool = True, gate: GateConfig | None = None):
         if method not in MODELS:
             raise ValueError(f"method must be one of {sorted(MODELS)}, got {method!r}")
         self.method = method
@@ -53,6 +57,7 @@ class PropertyRegressor:
         self.train_settings = TrainSettings(epochs, batch_size, patience, warmup_epochs, init_lr,
                                             max_lr, final_lr, seed, accelerator, 1, progress)
         self.featurizer = FeaturizerSettings(atom_featurizer)
+        self.gate_config = gate or GateConfig()
         self.cache, self.cache_dir = cache, cache_dir
         self.model_: PropertyModel | None = None
         self.tasks_: list[str] = []
@@ -69,7 +74,8 @@ class PropertyRegressor:
         self.tasks_ = list(table.tasks)
         used = np.union1d(split.train, split.val)  # molecules left out by a cap are not featurised
         graphs = dict(zip(used.tolist(), self._graphs([table.smiles[i] for i in used])))
-        model = MODELS[self.method](len(table.tasks), d_v, d_e, self.encoder_config)
+        model = build_model(self.method, len(table.tasks), d_v, d_e, self.encoder_config,
+                            {"gate": self.gate_config.to_dict()})
         mask = table.mask
         if self.method == "stl":
             for k, (task, member) in enumerate(zip(table.tasks, model.members)):
@@ -107,10 +113,23 @@ class PropertyRegressor:
     @classmethod
     def load(cls, model_dir: str | Path) -> "PropertyRegressor":
         model, config = load_model(model_dir)
+        gate = GateConfig(**config["gate"]) if "gate" in config else None
         est = cls(method=config["method"], **config["model"],
-                  atom_featurizer=config["featurizer"]["atom_featurizer"], progress=False)
+                  atom_featurizer=config["featurizer"]["atom_featurizer"], progress=False, gate=gate)
         est.model_, est.tasks_ = model, list(config["tasks"])
         return est
+
+
+def gate_views(model, graphs, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """A GATE model's task latents ``z [K, N, d_z]`` and LF points ``u [K, N, d_lf]``."""
+    model = model.eval()
+    zs, us = [], []
+    with torch.no_grad():
+        for batch in make_loader(GraphDataset(graphs), batch_size):
+            z = model.latents(batch.bmg)
+            zs.append(z.numpy())
+            us.append(model.transfer(z).numpy())
+    return np.concatenate(zs, axis=1), np.concatenate(us, axis=1)
 
 
 def predict_array(model: PropertyModel, graphs, batch_size: int = 256) -> np.ndarray:
@@ -249,6 +268,10 @@ def evaluate(model: str | Path, plots: bool = True) -> dict[str, dict]:
         for k, t in enumerate(est.tasks_):
             parity_plot(y_true[:, k], y_pred[:, k], t, units.get(t, ""),
                         model_dir / "parity" / f"{t}.png", metrics[t])
+        if config["method"] in ("gate", "gate-pair"):
+            z, u = gate_views(est.model_, est._graphs(test[column].tolist(), progress=False))
+            lf_frame_plot(u, est.tasks_, model_dir / "lf_frame.png")
+            latent_spaces_plot(z, y_true, est.tasks_, model_dir / "latent_spaces.png")
     return metrics
 
 

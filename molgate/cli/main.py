@@ -33,6 +33,38 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
+def _add_gate_options(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("GATE (method gate / gate-pair)")
+    g.add_argument("--target", default=None, help="gate-pair: the target task")
+    g.add_argument("--source", default=None, help="gate-pair: the source task")
+    g.add_argument("--sharing", choices=["trunk", "separate"], default="trunk",
+                   help="trunk: shared D-MPNN + per-task MLP encoders; separate: a D-MPNN per task")
+    g.add_argument("--latent-size", type=int, default=300, help="d_z of each task's latent space")
+    g.add_argument("--lf-size", type=int, default=300, help="d_lf of the shared locally flat frame")
+    g.add_argument("--encoder-layers", type=int, default=1, help="hidden layers of the encoder MLPs")
+    g.add_argument("--transfer-layers", type=int, default=1, help="hidden layers of Transfer/Inverse")
+    g.add_argument("--alpha", type=float, default=1.0, help="weight of the auto-encoding loss")
+    g.add_argument("--beta", type=float, default=1.0, help="weight of the consistency loss")
+    g.add_argument("--gamma", type=float, default=1.0, help="weight of the mapping loss")
+    g.add_argument("--delta", type=float, default=1.0, help="weight of the distance loss")
+    g.add_argument("--perturb-scale", type=float, default=0.05, help="sigma of the perturbations")
+    g.add_argument("--perturb-count", type=int, default=4, help="perturbations per molecule (M)")
+    g.add_argument("--pair-reduction", choices=["target_mean", "sum", "pair_mean"],
+                   default="target_mean", help="how pair terms are normalised over task pairs")
+    for loss in ("auto", "cons", "map", "dis"):
+        g.add_argument(f"--no-{loss}", action="store_true", help=f"ablation: switch off l_{loss}")
+
+
+def _gate_config(a: argparse.Namespace):
+    from molgate.methods import GateConfig
+    from molgate.methods.gate_losses import GateLossWeights
+
+    weights = GateLossWeights(a.alpha, a.beta, a.gamma, a.delta, not a.no_auto, not a.no_cons,
+                              not a.no_map, not a.no_dis, a.pair_reduction)
+    return GateConfig(a.sharing, a.latent_size, a.lf_size, a.encoder_layers, a.transfer_layers,
+                      a.perturb_scale, a.perturb_count, weights)
+
+
 def _model_params(a: argparse.Namespace) -> dict:
     return dict(hidden_size=a.hidden_size, depth=a.depth, dropout=a.dropout,
                 aggregation=a.aggregation, ffn_hidden_size=a.ffn_hidden_size,
@@ -40,12 +72,19 @@ def _model_params(a: argparse.Namespace) -> dict:
                 patience=a.patience, warmup_epochs=a.warmup_epochs, init_lr=a.init_lr,
                 max_lr=a.max_lr, final_lr=a.final_lr, atom_featurizer=a.atom_featurizer,
                 accelerator=a.accelerator, cache=not a.no_cache, cache_dir=a.cache_dir,
-                progress=not a.no_progress)
+                progress=not a.no_progress, gate=_gate_config(a))
 
 
 def cmd_train(a: argparse.Namespace) -> int:
     from molgate import api
+    from molgate.errors import MolgateError
 
+    if a.method == "gate-pair":
+        if not (a.target and a.source) or a.target == a.source:
+            raise MolgateError("--method gate-pair needs --target T and --source S (two different tasks)")
+        a.targets = [a.target, a.source]
+    elif a.target or a.source:
+        raise MolgateError("--target/--source belong to --method gate-pair; use --targets otherwise")
     result = api.train(a.data, a.targets, a.smiles_column, a.method, a.split, a.seed, a.out,
                        split_file=a.split_file, split_sizes=tuple(a.split_sizes),
                        on_invalid=a.on_invalid, long_format=True if a.long else None,
@@ -101,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smiles-column", default="smiles")
     p.add_argument("--targets", nargs="+", default=None, help="task columns (default: all others)")
     p.add_argument("--long", action="store_true", help="the data is long: smiles, task, value")
-    p.add_argument("--method", choices=["stl", "mtl"], default="mtl")
+    p.add_argument("--method", choices=["stl", "mtl", "gate", "gate-pair"], default="mtl")
     p.add_argument("--split", choices=["random", "scaffold"], default="scaffold")
     p.add_argument("--split-file", default=None, help="reuse a saved split (molgate split file)")
     p.add_argument("--split-sizes", nargs=3, type=float, default=[0.8, 0.1, 0.1])
@@ -111,6 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="skip: continue and write rejected rows to OUT.rejects.csv")
     p.add_argument("--evaluate", action="store_true", help="evaluate on the test split afterwards")
     _add_model_options(p)
+    _add_gate_options(p)
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("predict", help="predict every task of a model for new molecules")

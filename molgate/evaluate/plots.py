@@ -62,3 +62,65 @@ def grouped_bar_chart(values: dict[str, dict[str, float]], ylabel: str, path: st
     fig.savefig(path)
     plt.close(fig)
     return path
+
+
+def _pca_2d(x: np.ndarray, basis: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Project rows of ``x`` on the two leading principal axes (of ``basis`` if given)."""
+    ref = x if basis is None else basis
+    mean = ref.mean(0, keepdims=True)
+    _, _, vt = np.linalg.svd(ref - mean, full_matrices=False)
+    return (x - mean) @ vt[:2].T, vt[:2]
+
+
+def lf_frame_plot(u: np.ndarray, tasks: list[str], path: str | Path) -> Path:
+    """PCA of every task's LF points ``u [K, N, d_lf]`` in one shared 2-D frame, one colour per task.
+
+    Aligned tasks put the same molecule in the same place, so their clouds overlap.
+    """
+    K, N, _ = u.shape
+    flat = u.reshape(K * N, -1)
+    xy, _ = _pca_2d(flat)
+    xy = xy.reshape(K, N, 2)
+    fig, ax = plt.subplots(figsize=(5.2, 4.6), dpi=110)
+    cmap = plt.get_cmap("tab10" if K <= 10 else "tab20")
+    for k, t in enumerate(tasks):
+        ax.scatter(xy[k, :, 0], xy[k, :, 1], s=6, alpha=0.5, color=cmap(k % cmap.N), label=t,
+                   edgecolors="none")
+    ax.set_xlabel("LF PC 1")
+    ax.set_ylabel("LF PC 2")
+    ax.set_title(f"shared locally flat frame: {N} test molecules x {K} tasks", fontsize=9)
+    ax.legend(fontsize=6, markerscale=2, loc="best", ncol=1 if K <= 10 else 2)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def latent_spaces_plot(z: np.ndarray, y: np.ndarray, tasks: list[str], path: str | Path) -> Path:
+    """One panel per task: PCA of its latent space ``z_k`` coloured by its label (grey = unknown)."""
+    K = z.shape[0]
+    cols = min(K, 5)
+    rows = int(np.ceil(K / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(2.8 * cols, 2.6 * rows), dpi=100, squeeze=False)
+    for k, t in enumerate(tasks):
+        ax = axes[k // cols][k % cols]
+        xy, _ = _pca_2d(z[k])
+        known = ~np.isnan(y[:, k])
+        ax.scatter(xy[~known, 0], xy[~known, 1], s=4, color="#cccccc", edgecolors="none")
+        sc = ax.scatter(xy[known, 0], xy[known, 1], s=6, c=y[known, k], cmap="viridis", edgecolors="none")
+        if known.any():
+            fig.colorbar(sc, ax=ax, fraction=0.046, pad=0.02)
+        ax.set_title(t, fontsize=8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for j in range(K, rows * cols):
+        axes[j // cols][j % cols].axis("off")
+    fig.suptitle("each task's latent space (PCA), coloured by its label", fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path

@@ -13,6 +13,7 @@ from chemprop.data.collate import BatchMolGraph
 from torch import Tensor, nn
 
 from molgate.nn.heads import TargetScaler
+from molgate.train.losses import masked_mse
 
 
 @dataclass
@@ -42,6 +43,19 @@ class PropertyModel(nn.Module):
 
     def forward(self, bmg: BatchMolGraph) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
+
+    def training_loss(self, batch) -> tuple[Tensor, dict[str, Tensor]]:
+        """The loss to minimise on a training batch and its parts for the log.
+
+        Baselines minimise the masked MSE over labelled entries (as Chemprop does); GATE adds its
+        alignment terms.
+        """
+        loss = masked_mse(self(batch.bmg), batch.y, batch.mask)
+        return loss, {"reg": loss.detach()}
+
+    def extra_config(self) -> dict:
+        """Settings beyond :class:`EncoderConfig` that rebuild this model (saved in config.json)."""
+        return {}
 
     @torch.no_grad()
     def predict_units(self, bmg: BatchMolGraph) -> Tensor:

@@ -19,7 +19,7 @@ import torch
 import molgate
 from molgate.errors import InputError
 from molgate.featurize.graphs import FeaturizerSettings
-from molgate.methods import MODELS, EncoderConfig, PropertyModel
+from molgate.methods import MODELS, EncoderConfig, PropertyModel, build_model
 
 FORMAT = "molgate-model-v1"
 
@@ -38,6 +38,7 @@ def save_model(model: PropertyModel, out_dir: str | Path, tasks: list[str], unit
         "d_e": model.d_e,
         "model": model.config.to_dict(),
         "featurizer": featurizer.to_dict(),
+        **model.extra_config(),
         **(extra or {}),
     }
     torch.save(model.state_dict(), out_dir / "weights.pt")
@@ -62,8 +63,8 @@ def load_model(model_dir: str | Path, map_location: str | torch.device = "cpu"
     config = read_config(model_dir)
     if config["method"] not in MODELS:
         raise InputError(f"unknown method {config['method']!r}", file=str(Path(model_dir) / "config.json"))
-    model = MODELS[config["method"]](len(config["tasks"]), config["d_v"], config["d_e"],
-                                     EncoderConfig(**config["model"]))
+    model = build_model(config["method"], len(config["tasks"]), config["d_v"], config["d_e"],
+                        EncoderConfig(**config["model"]), config)
     state = torch.load(Path(model_dir) / "weights.pt", map_location=map_location, weights_only=True)
     model.load_state_dict(state)
     model.eval()

@@ -2,8 +2,10 @@
 
 Optimiser and schedule follow Chemprop: Adam with a Noam-like learning rate (linear warm-up from
 ``init_lr`` to ``max_lr`` over ``warmup_epochs``, then exponential decay to ``final_lr``).
-The validation loss is the masked MSE over *all* labelled validation entries of the epoch (not a
-mean of batch means), which is what early stopping and the best checkpoint watch.
+The training loss is the model's own (:meth:`PropertyModel.training_loss`: the masked MSE for the
+baselines, the five-term loss for GATE). The validation loss is the masked MSE of the predictions
+over *all* labelled validation entries of the epoch (not a mean of batch means) for every method,
+so early stopping and the best checkpoint watch the same quantity everywhere.
 """
 
 from __future__ import annotations
@@ -52,9 +54,12 @@ class RegressionModule(L.LightningModule):
         return self.model(batch.bmg)
 
     def training_step(self, batch: GraphBatch, batch_idx: int):
-        se = masked_squared_error(self(batch), batch.y, batch.mask)
-        loss = se.sum() / batch.mask.sum().clamp(min=1)
-        self.log("train_loss", loss, batch_size=len(batch.bmg), prog_bar=True, on_step=True, on_epoch=True)
+        loss, parts = self.model.training_loss(batch)
+        n = len(batch.bmg)
+        self.log("train_loss", loss, batch_size=n, prog_bar=True, on_step=True, on_epoch=True)
+        if len(parts) > 1:
+            self.log_dict({f"train_{k}": v for k, v in parts.items() if k != "total"},
+                          batch_size=n, on_step=False, on_epoch=True)
         return loss
 
     def on_validation_epoch_start(self):

@@ -1,0 +1,168 @@
+r"""GATE: per-task encoders aligned in one locally flat (LF) frame (gate-spec sections 1-5).
+
+For every task k (all as one batched computation, no Python loop over tasks):
+
+.. math::
+
+    z_k = \mathrm{Encoder}_k(x), \quad u_k = \mathrm{Transfer}_k(z_k), \quad
+    \hat z_k = \mathrm{Inverse}_k(u_k), \quad \hat y_k = \mathrm{Head}_k(z_k)
+
+and the loss ``L = l_reg + alpha l_auto + beta l_cons + gamma l_map + delta l_dis`` of
+:mod:`molgate.methods.gate_losses`, with the pair terms weighted by the transfer ratios
+``lambda[a, t]`` (all ones by default; a buffer, so later steps can learn it).
+
+Encoder sharing (spec section 4, **[ours]**):
+
+* ``separate``: each task has its own D-MPNN (``BatchedBondMessagePassing``) over a *shared* input
+  projection ``h0 = W_i(x_src || e)``, followed by a per-task MLP. The shared embedding, where the
+  perturbations are applied, is ``h0``.
+* ``trunk``: one shared D-MPNN gives the molecule vector ``h``; each task has its own MLP encoder on
+  top. The shared embedding is ``h``, so perturbing it costs K small MLPs, not K message passings.
+
+Perturbations (spec section 3, **[ours]**): ``M`` copies ``e + eps``, ``eps ~ N(0, (sigma *
+std_batch(e))^2)`` of the shared embedding ``e`` (batch std detached), the same for every task.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import torch
+from chemprop.data.collate import BatchMolGraph
+from torch import Tensor
+
+from molgate.featurize.batching import GraphBatch
+from molgate.methods.base import EncoderConfig, PropertyModel
+from molgate.methods.gate_losses import GateLossWeights, total_loss
+from molgate.nn.batched_dmpnn import BatchedBondMessagePassing
+from molgate.nn.dmpnn import MoleculeEncoder
+from molgate.nn.gate_modules import BatchedMLP
+
+SHARING = ("separate", "trunk")
+
+
+@dataclass
+class GateConfig:
+    """GATE's own settings; everything marked [ours] in the spec is one of these."""
+
+    sharing: str = "trunk"
+    latent_size: int = 300  # d_z
+    lf_size: int = 300  # d_lf, the shared locally flat frame
+    encoder_layers: int = 1  # hidden layers of the per-task encoder MLP
+    transfer_layers: int = 1  # hidden layers of Transfer and Inverse
+    perturb_scale: float = 0.05  # sigma
+    perturb_count: int = 4  # M
+    weights: GateLossWeights = field(default_factory=GateLossWeights)
+
+    def __post_init__(self):
+        if self.sharing not in SHARING:
+            raise ValueError(f"sharing must be one of {SHARING}, got {self.sharing!r}")
+        if isinstance(self.weights, dict):
+            self.weights = GateLossWeights(**self.weights)
+        if self.perturb_count < 1 and self.weights.use_dis and self.weights.delta:
+            raise ValueError("the distance loss needs perturb_count >= 1")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class GATEModel(PropertyModel):
+    method = "gate"
+
+    def __init__(self, n_tasks: int, d_v: int, d_e: int, config: EncoderConfig | None = None,
+                 gate: GateConfig | None = None):
+        config = config or EncoderConfig()
+        super().__init__(n_tasks, d_v, d_e, config)
+        self.gate = gate = gate or GateConfig()
+        d_h = config.hidden_size
+        if gate.sharing == "separate":
+            if config.aggregation != "mean":
+                raise ValueError("separate GATE encoders use mean aggregation")
+            self.message_passing = BatchedBondMessagePassing(
+                n_tasks, d_v, d_e, d_h, config.depth, config.dropout, shared_input=True)
+        else:
+            self.trunk = MoleculeEncoder(d_v, d_e, d_h, config.depth, config.dropout, config.aggregation)
+        self.encoder_mlp = BatchedMLP(n_tasks, d_h, gate.latent_size, gate.latent_size,
+                                      gate.encoder_layers, config.dropout)
+        self.transfer = BatchedMLP(n_tasks, gate.latent_size, gate.lf_size, gate.lf_size,
+                                   gate.transfer_layers, config.dropout)
+        self.inverse = BatchedMLP(n_tasks, gate.lf_size, gate.lf_size, gate.latent_size,
+                                  gate.transfer_layers, config.dropout)
+        self.head = BatchedMLP(n_tasks, gate.latent_size, config.ffn_hidden_size, 1,
+                               config.ffn_layers, config.dropout)
+        self.register_buffer("transfer_ratios", torch.ones(n_tasks, n_tasks))
+
+    # ------------------------------------------------------------------ encoding
+    def shared_embedding(self, bmg: BatchMolGraph) -> Tensor:
+        """``h0`` per directed bond (separate) or the molecule vector (trunk)."""
+        if self.gate.sharing == "separate":
+            return self.message_passing.initial(bmg)
+        return self.trunk(bmg)
+
+    def perturb(self, e: Tensor, count: int) -> Tensor:
+        """``[count, *e.shape]`` noisy copies; the noise scale follows the batch spread of ``e``."""
+        scale = self.gate.perturb_scale * e.detach().std(dim=0, keepdim=True)
+        return e.unsqueeze(0) + torch.randn(count, *e.shape, device=e.device, dtype=e.dtype) * scale
+
+    def encode(self, bmg: BatchMolGraph, e: Tensor) -> Tensor:
+        """Task latents ``z [K, *S, B, d_z]`` from a shared embedding ``e [*S, ...]``."""
+        if self.gate.sharing == "separate":
+            h = self.message_passing.encode(bmg, e)  # [K, *S, B, d_h]
+        else:
+            h = e.unsqueeze(0).expand(self.n_tasks, *e.shape)
+        return self.encoder_mlp(h)
+
+    def predict_from_latent(self, z: Tensor) -> Tensor:
+        """``Head_k(z_k)``: ``[K, B, d_z] -> [B, K]``."""
+        return self.head(z).squeeze(-1).transpose(0, 1)
+
+    def forward(self, bmg: BatchMolGraph) -> Tensor:
+        return self.predict_from_latent(self.encode(bmg, self.shared_embedding(bmg)))
+
+    def lf_points(self, bmg: BatchMolGraph) -> Tensor:
+        """``u [K, B, d_lf]``: every task's view of each molecule in the shared LF frame."""
+        return self.transfer(self.encode(bmg, self.shared_embedding(bmg)))
+
+    def latents(self, bmg: BatchMolGraph) -> Tensor:
+        return self.encode(bmg, self.shared_embedding(bmg))
+
+    # ------------------------------------------------------------------ training
+    def training_loss(self, batch: GraphBatch) -> tuple[Tensor, dict[str, Tensor]]:
+        weights = self.gate.weights
+        active = weights.active()
+        e = self.shared_embedding(batch.bmg)
+        m = self.gate.perturb_count if "dis" in active else 0
+        stacked = torch.cat([e.unsqueeze(0), self.perturb(e, m)]) if m else e.unsqueeze(0)
+        z_all = self.encode(batch.bmg, stacked)  # [K, 1 + M, B, d_z]
+        z = z_all[:, 0]
+        pred = self.predict_from_latent(z)
+        needs_lf = bool({"auto", "cons", "map", "dis"} & set(active))
+        u_all = self.transfer(z_all if m else z) if needs_lf else None
+        u = (u_all[:, 0] if m else u_all) if needs_lf else None
+        z_rec = self.inverse(u) if "auto" in active else None
+        ratios = None if bool((self.transfer_ratios == 1).all()) else self.transfer_ratios
+        return total_loss(
+            pred, batch.y, z=z, z_rec=z_rec, u=u, u_pert=u_all[:, 1:] if m else None,
+            predict_from_lf=self.map_to_target, mask=batch.mask, transfer_ratios=ratios,
+            weights=weights)
+
+    def extra_config(self) -> dict:
+        return {"gate": self.gate.to_dict()}
+
+    def map_to_target(self, x: Tensor) -> Tensor:
+        """``Head_t(Inverse_t(x[t, a]))`` for LF points of source a gathered for target t."""
+        return self.head(self.inverse(x)).squeeze(-1)
+
+
+class GatePairModel(GATEModel):
+    """Two-task GATE (the ICLR setting): task 0 is the target, task 1 the source."""
+
+    method = "gate-pair"
+
+
+def set_transfer_ratios(model: GATEModel, ratios: Tensor) -> None:
+    with torch.no_grad():
+        model.transfer_ratios.copy_(torch.as_tensor(ratios, dtype=model.transfer_ratios.dtype))
+
+
+__all__ = ["GATEModel", "GatePairModel", "GateConfig", "SHARING", "set_transfer_ratios"]

@@ -1,0 +1,138 @@
+"""The GATE model end to end: both sharing modes, losses switched on and off, checkpoints."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from molgate import api
+from molgate.cli.main import main
+from molgate.featurize.batching import GraphDataset
+from molgate.featurize.graphs import feature_dims, featurize
+from molgate.methods import EncoderConfig, GATEModel, GateConfig
+from molgate.methods.gate import set_transfer_ratios
+from molgate.methods.gate_losses import GateLossWeights
+
+SMILES = ["CCO", "c1ccccc1O", "CC(=O)O", "CCN", "ClC(Cl)Cl", "CCCCCC", "OCCO", "c1ccncc1"]
+SMALL_ENC = EncoderConfig(hidden_size=16, ffn_hidden_size=8)
+
+
+def small_gate(sharing="trunk", n_tasks=3, **weights):
+    torch.manual_seed(0)
+    d_v, d_e = feature_dims()
+    return GATEModel(n_tasks, d_v, d_e, SMALL_ENC,
+                     GateConfig(sharing, latent_size=8, lf_size=6, weights=GateLossWeights(**weights)))
+
+
+@pytest.fixture(scope="module")
+def batch():
+    graphs = featurize(SMILES, progress=False)
+    y = np.full((len(SMILES), 3), np.nan)
+    y[:5, 0] = np.arange(5)
+    y[3:, 1] = -np.arange(5)
+    y[::2, 2] = 1.0
+    return GraphDataset(graphs, y).collate(list(range(len(SMILES))))
+
+
+@pytest.mark.parametrize("sharing", ["trunk", "separate"])
+def test_all_losses_are_finite_and_train_every_module(batch, sharing):
+    model = small_gate(sharing)
+    loss, parts = model.training_loss(batch)
+    assert set(parts) == {"reg", "auto", "cons", "map", "dis", "total"}
+    assert torch.isfinite(loss) and all(v > 0 for k, v in parts.items())
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_ablations_switch_terms_off(batch):
+    model = small_gate(use_auto=False, use_cons=False, use_map=False, use_dis=False)
+    loss, parts = model.training_loss(batch)
+    assert set(parts) == {"reg", "total"}
+    torch.testing.assert_close(loss, parts["reg"])
+    # with every alignment term off, Transfer and Inverse receive no gradient
+    loss.backward()
+    assert model.transfer.layers[0].weight.grad is None
+    assert model.inverse.layers[0].weight.grad is None
+
+
+def test_zero_transfer_ratios_remove_every_pair_term(batch):
+    model = small_gate()
+    set_transfer_ratios(model, torch.zeros(3, 3))
+    torch.manual_seed(1)
+    _, parts = model.training_loss(batch)
+    assert parts["cons"] == 0 and parts["map"] == 0 and parts["dis"] == 0
+    assert parts["auto"] > 0
+
+
+def test_perturbations_are_shared_by_every_task_and_scaled_by_batch_spread():
+    model = small_gate()
+    e = torch.randn(50, 16) * torch.linspace(0.1, 10, 16)
+    torch.manual_seed(0)
+    noisy = model.perturb(e, 200)
+    assert noisy.shape == (200, 50, 16)
+    ratio = (noisy - e).std(dim=(0, 1)) / e.std(dim=0)
+    torch.testing.assert_close(ratio, torch.full((16,), 0.05), rtol=0.1, atol=0)
+
+
+def test_predictions_do_not_depend_on_the_alignment_modules(batch):
+    model = small_gate().eval()
+    before = model(batch.bmg)
+    with torch.no_grad():
+        for p in list(model.transfer.parameters()) + list(model.inverse.parameters()):
+            p.add_(1.0)
+    torch.testing.assert_close(model(batch.bmg), before)
+
+
+@pytest.fixture(scope="module")
+def trained_gate(tmp_path_factory, two_task_frame):
+    root = tmp_path_factory.mktemp("gate")
+    data = root / "two.csv"
+    two_task_frame.to_csv(data, index=False)
+    out = root / "g"
+    assert main(["train", "--data", str(data), "--method", "gate", "--sharing", "separate",
+                 "--out", str(out), "--epochs", "2", "--hidden-size", "16", "--ffn-hidden-size",
+                 "8", "--latent-size", "8", "--lf-size", "8", "--beta", "0.5", "--perturb-count",
+                 "2", "--no-progress"]) == 0
+    return data, out
+
+
+def test_gate_checkpoint_reloads_to_identical_predictions(trained_gate):
+    data, out = trained_gate
+    config = json.loads((out / "config.json").read_text())
+    assert config["method"] == "gate" and config["gate"]["sharing"] == "separate"
+    assert config["gate"]["weights"]["beta"] == 0.5 and config["gate"]["perturb_count"] == 2
+    a = api.predict(out, data)
+    b = api.predict(out, data)
+    np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
+    est = api.PropertyRegressor.load(out)
+    assert est.model_.gate.sharing == "separate"
+    assert torch.equal(est.model_.transfer_ratios, torch.ones(2, 2))
+
+
+def test_gate_training_logs_each_loss(trained_gate):
+    import pandas as pd
+
+    log = pd.read_csv(trained_gate[1] / "logs" / "metrics.csv")
+    for part in ("train_reg", "train_auto", "train_cons", "train_map", "train_dis"):
+        assert log[part].notna().any(), part
+
+
+def test_evaluate_draws_the_lf_frame_and_latent_spaces(trained_gate):
+    _, out = trained_gate
+    api.evaluate(out)
+    for name in ("lf_frame.png", "latent_spaces.png"):
+        assert (out / name).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_gate_pair_needs_target_and_source(trained_gate, tmp_path, capsys):
+    data, _ = trained_gate
+    assert main(["train", "--data", str(data), "--method", "gate-pair", "--target", "doubled",
+                 "--out", str(tmp_path / "p")]) == 2
+    assert "--target T and --source S" in capsys.readouterr().err
+    assert main(["train", "--data", str(data), "--method", "gate-pair", "--target", "doubled",
+                 "--source", "freesolv", "--out", str(tmp_path / "p"), "--epochs", "1",
+                 "--hidden-size", "16", "--latent-size", "8", "--lf-size", "8", "--no-progress"]) == 0
+    config = json.loads((tmp_path / "p" / "config.json").read_text())
+    assert config["method"] == "gate-pair" and config["tasks"] == ["doubled", "freesolv"]
