@@ -15,6 +15,7 @@ import argparse
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -34,7 +35,7 @@ def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--task", default="density")
     p.add_argument("--max-molecules", type=int, default=3000)
-    p.add_argument("--epochs", nargs=2, type=int, default=[2, 10])
+    p.add_argument("--epochs", nargs=2, type=int, default=[4, 12])
     p.add_argument("--repeats", type=int, default=2)
     a = p.parse_args()
 
@@ -58,7 +59,7 @@ def main() -> int:
                 str(e), "--patience", str(e + 1), "--out", str(work / f"molgate_{e}"), "--no-progress"]
 
     def chemprop_cmd(e):
-        return ["chemprop", "train", "-i", str(data), "-s", "smiles", "--target-columns", a.task,
+        return [str(Path(sys.executable).with_name("chemprop")), "train", "-i", str(data), "-s", "smiles", "--target-columns", a.task,
                 "--splits-file", str(work / "chemprop_split.json"), "--epochs", str(e),
                 "--aggregation", "mean", "--accelerator", "cpu", "--devices", "1",
                 "--num-workers", "0", "-o", str(work / f"chemprop_{e}")]
