@@ -149,9 +149,10 @@ class GATEModel(PropertyModel):
     def extra_config(self) -> dict:
         return {"gate": self.gate.to_dict()}
 
-    def map_to_target(self, x: Tensor) -> Tensor:
-        """``Head_t(Inverse_t(x[t, a]))`` for LF points of source a gathered for target t."""
-        return self.head(self.inverse(x)).squeeze(-1)
+    def map_to_target(self, x: Tensor, targets: Tensor) -> Tensor:
+        """``Head_t(Inverse_t(x[p, a]))`` with ``t = targets[p]``: every source's LF point of a
+        labelled (molecule, target) pair, through that target's modules."""
+        return self.head(self.inverse(x, targets), targets).squeeze(-1)
 
 
 class GatePairModel(GATEModel):

@@ -52,11 +52,9 @@ How the pair sums are computed (gate-spec section 5):
   :math:`\sum_b \lVert x_{a,b} - x_{t,b}\rVert^2 = G_{aa} + G_{tt} - 2 G_{at}` for all pairs at once.
   For the distances the values are scalars, so G is ``[K, MB] x [MB, K]``: as cheap as forming
   the K^2 differences directly, and one code path serves both terms.
-* mapping: only (molecule, t) pairs that carry a label are evaluated. They are gathered per
-  target (padded to the largest per-target count in the batch), and
-  :math:`\mathrm{Head}_t(\mathrm{Inverse}_t(u_a))` is evaluated for all sources a in one call:
-  cost O(K * K * N_max) with N_max the largest per-target label count in the batch, i.e.
-  O(K * labelled pairs) when tasks are labelled alike, never O(K^2 B) for sparse labels.
+* mapping: only (molecule, t) pairs that carry a label are evaluated. They are listed flat (L
+  pairs) and :math:`\mathrm{Head}_t(\mathrm{Inverse}_t(u_a))` is evaluated for all sources a in
+  one call, each pair through its own target's modules: cost O(K * L), never O(K^2 B).
 
 Missing labels are replaced by 0 *before* any arithmetic, so they contribute neither loss nor NaN
 gradients. The ``pairwise_*`` functions are plain double loops over (a, t), kept as the reference
@@ -92,7 +90,8 @@ __all__ = [
 
 PairReduction = Literal["target_mean", "sum", "pair_mean"]
 
-#: ``x [K_t, K_a, N, d_lf] -> [K_t, K_a, N]`` (or ``[..., 1]``): slice t applies Head_t(Inverse_t(.)).
+#: ``(x [L, K_a, d_lf], targets [L]) -> [L, K_a]`` (or ``[..., 1]``): row p applies
+#: Head_t(Inverse_t(.)) with t = targets[p].
 PredictFromLF = Callable[[Tensor], Tensor]
 
 
@@ -182,39 +181,30 @@ def distance_loss(u: Tensor, u_pert: Tensor, weights: Tensor | None = None,
     return _weighted_pair_sum(pair_mse_matrix(s), weights, reduction)
 
 
-def _gather_labelled_per_target(labelled: Tensor) -> tuple[Tensor, Tensor, Tensor]:
-    """Molecule indices labelled for each target, padded: ``index [K, N_max]``, ``valid``, ``counts``."""
-    counts = labelled.sum(dim=0)
-    n_max = int(counts.max()) if counts.numel() else 0
-    # a stable sort of "not labelled" puts each target's labelled molecules first, in batch order
-    order = torch.argsort((~labelled).T.to(torch.uint8), dim=1, stable=True)
-    index = order[:, :n_max]
-    valid = torch.arange(n_max, device=labelled.device).unsqueeze(0) < counts.unsqueeze(1)
-    return index, valid, counts
-
-
 def mapping_pair_matrix(u: Tensor, y: Tensor, predict_from_lf: PredictFromLF,
                         mask: Tensor | None = None) -> Tensor:
     """``P[a, t] = MSE over L_t of (y_t, Head_t(Inverse_t(u_a)))``, ``[K, K]`` (0 where L_t is empty).
 
-    ``predict_from_lf`` maps ``x [K_t, K_a, N, d_lf]`` to ``[K_t, K_a, N]`` (a trailing 1 is
-    squeezed) applying task t's Inverse and Head to slice t, e.g.
-    ``lambda x: head(inverse(x))`` for :class:`~molgate.nn.gate_modules.BatchedMLP` modules.
-    It is called once, on the labelled (molecule, t) pairs only.
+    The labelled (molecule, target) pairs are listed flat, ``L`` of them, and every source's LF
+    point of each pair's molecule goes through the pair's target modules in one call:
+    ``predict_from_lf(x [L, K_a, d_lf], targets [L]) -> [L, K_a]`` (a trailing 1 is squeezed),
+    e.g. ``lambda x, t: head(inverse(x, t), t)`` for
+    :class:`~molgate.nn.gate_modules.BatchedMLP` modules. The cost is O(K * L): no padding to the
+    largest target, so sparse labels stay cheap.
     """
     labelled = labelled_mask(y, mask)
-    index, valid, counts = _gather_labelled_per_target(labelled)  # [K_t, N]
-    K, N = index.shape
-    x = u[:, index].transpose(0, 1)  # u[a, index[t, n]] -> [K_t, K_a, N, d_lf]
-    pred = predict_from_lf(x)
-    if pred.dim() == 4 and pred.shape[-1] == 1:
+    K = u.shape[0]
+    mol, tgt = labelled.nonzero(as_tuple=True)  # [L]
+    if mol.numel() == 0:
+        return u.sum() * 0.0 + u.new_zeros(K, K)
+    x = u[:, mol].transpose(0, 1)  # u[a, mol[p]] -> [L, K_a, d_lf]
+    pred = predict_from_lf(x, tgt)
+    if pred.dim() == 3 and pred.shape[-1] == 1:
         pred = pred.squeeze(-1)
-    y_filled = torch.where(labelled, y, torch.zeros_like(y))
-    target = torch.gather(y_filled.T, 1, index)  # [K_t, N]
-    error = (pred - target.unsqueeze(1)).pow(2)
-    error = torch.where(valid.unsqueeze(1), error, torch.zeros_like(error))
-    per_pair = error.sum(dim=2) / counts.clamp_min(1).unsqueeze(1).to(error.dtype)  # [K_t, K_a]
-    return per_pair.T
+    error = (pred - y[mol, tgt].unsqueeze(1)).pow(2)  # [L, K_a]
+    per_target = error.new_zeros(K, K).index_add(0, tgt, error)  # [K_t, K_a]
+    counts = labelled.sum(dim=0).clamp_min(1).to(error.dtype)
+    return (per_target / counts.unsqueeze(1)).T
 
 
 def mapping_loss(u: Tensor, y: Tensor, predict_from_lf: PredictFromLF, mask: Tensor | None = None,

@@ -87,7 +87,7 @@ def test_distance_fast_forms_equal_double_loop(reduction):
 def test_mapping_loss_equals_double_loop_on_labelled_pairs(weighted):
     u, y, inverse, head = _random_mapping_problem()
     w = _asymmetric_weights(5) if weighted else None
-    fast = mapping_loss(u, y, lambda x: head(inverse(x)), weights=w)
+    fast = mapping_loss(u, y, lambda x, t: head(inverse(x, t), t), weights=w)
     reference = pairwise_mapping_loss(u, y, _predict_one(inverse, head), weights=w)
     torch.testing.assert_close(fast, reference)
 
@@ -121,7 +121,7 @@ class TinyGate(nn.Module):
         u_all = self.transfer(z_all)
         z, u, u_pert = z_all[:, 0], u_all[:, 0], u_all[:, 1:]
         return dict(pred=self.head(z).squeeze(-1).T, z=z, z_rec=self.inverse(u), u=u, u_pert=u_pert,
-                    predict_from_lf=lambda x: self.head(self.inverse(x)))
+                    predict_from_lf=lambda x, t: self.head(self.inverse(x, t), t))
 
     def task_modules(self):
         return {"mp": [self.mp.W_h_weight, self.mp.W_o_weight, self.mp.W_o_bias],
