@@ -117,13 +117,10 @@ class GATEModel(PropertyModel):
         return self.head(z).squeeze(-1).transpose(0, 1)
 
     def forward(self, bmg: BatchMolGraph) -> Tensor:
-        return self.predict_from_latent(self.encode(bmg, self.shared_embedding(bmg)))
-
-    def lf_points(self, bmg: BatchMolGraph) -> Tensor:
-        """``u [K, B, d_lf]``: every task's view of each molecule in the shared LF frame."""
-        return self.transfer(self.encode(bmg, self.shared_embedding(bmg)))
+        return self.predict_from_latent(self.latents(bmg))
 
     def latents(self, bmg: BatchMolGraph) -> Tensor:
+        """``z [K, B, d_z]``; ``self.transfer(z)`` gives the LF points ``u``."""
         return self.encode(bmg, self.shared_embedding(bmg))
 
     # ------------------------------------------------------------------ training
@@ -150,8 +147,8 @@ class GATEModel(PropertyModel):
         return {"gate": self.gate.to_dict()}
 
     def map_to_target(self, x: Tensor, targets: Tensor) -> Tensor:
-        """``Head_t(Inverse_t(x[p, a]))`` with ``t = targets[p]``: every source's LF point of a
-        labelled (molecule, target) pair, through that target's modules."""
+        """``Head_t(Inverse_t(x[g]))`` with ``t = targets[g]``: LF points of every source for the
+        labelled pairs of target t, through that target's modules."""
         return self.head(self.inverse(x, targets), targets).squeeze(-1)
 
 

@@ -52,9 +52,10 @@ How the pair sums are computed (gate-spec section 5):
   :math:`\sum_b \lVert x_{a,b} - x_{t,b}\rVert^2 = G_{aa} + G_{tt} - 2 G_{at}` for all pairs at once.
   For the distances the values are scalars, so G is ``[K, MB] x [MB, K]``: as cheap as forming
   the K^2 differences directly, and one code path serves both terms.
-* mapping: only (molecule, t) pairs that carry a label are evaluated. They are listed flat (L
-  pairs) and :math:`\mathrm{Head}_t(\mathrm{Inverse}_t(u_a))` is evaluated for all sources a in
-  one call, each pair through its own target's modules: cost O(K * L), never O(K^2 B).
+* mapping: only (molecule, t) pairs that carry a label are evaluated (L of them), grouped by
+  target in chunks of a few pairs, and :math:`\mathrm{Head}_t(\mathrm{Inverse}_t(u_a))` is
+  evaluated for all sources a in one call: O(K * L) rows, never O(K^2 B), and no target is
+  padded to the count of the most labelled one.
 
 Missing labels are replaced by 0 *before* any arithmetic, so they contribute neither loss nor NaN
 gradients. The ``pairwise_*`` functions are plain double loops over (a, t), kept as the reference
@@ -90,8 +91,8 @@ __all__ = [
 
 PairReduction = Literal["target_mean", "sum", "pair_mean"]
 
-#: ``(x [L, K_a, d_lf], targets [L]) -> [L, K_a]`` (or ``[..., 1]``): row p applies
-#: Head_t(Inverse_t(.)) with t = targets[p].
+#: ``(x [G, R, d_lf], targets [G]) -> [G, R]`` (or ``[..., 1]``): the R rows of group g go
+#: through Head_t(Inverse_t(.)) with t = targets[g].
 PredictFromLF = Callable[[Tensor], Tensor]
 
 
@@ -181,27 +182,51 @@ def distance_loss(u: Tensor, u_pert: Tensor, weights: Tensor | None = None,
     return _weighted_pair_sum(pair_mse_matrix(s), weights, reduction)
 
 
+def chunk_pairs_by_target(targets: Tensor, n_tasks: int, chunk: int) -> tuple[Tensor, ...]:
+    """Group pairs by target into chunks of at most ``chunk`` pairs.
+
+    Returns ``order`` (pairs sorted by target), and for each sorted pair its ``chunk_id`` and
+    ``slot``, plus each chunk's target ``chunk_target``. Every chunk holds one target's pairs, so
+    a chunk goes through one set of weights; padding is under ``chunk`` pairs per target.
+    """
+    order = torch.argsort(targets, stable=True)
+    t_sorted = targets[order]
+    counts = torch.bincount(t_sorted, minlength=n_tasks)
+    starts = torch.cumsum(counts, 0) - counts
+    position = torch.arange(len(order), device=targets.device) - starts[t_sorted]
+    n_chunks = (counts + chunk - 1) // chunk
+    chunk_start = torch.cumsum(n_chunks, 0) - n_chunks
+    chunk_id = chunk_start[t_sorted] + torch.div(position, chunk, rounding_mode="floor")
+    chunk_target = torch.repeat_interleave(torch.arange(n_tasks, device=targets.device), n_chunks)
+    return order, chunk_id, position % chunk, chunk_target
+
+
 def mapping_pair_matrix(u: Tensor, y: Tensor, predict_from_lf: PredictFromLF,
-                        mask: Tensor | None = None) -> Tensor:
+                        mask: Tensor | None = None, chunk: int = 16) -> Tensor:
     """``P[a, t] = MSE over L_t of (y_t, Head_t(Inverse_t(u_a)))``, ``[K, K]`` (0 where L_t is empty).
 
-    The labelled (molecule, target) pairs are listed flat, ``L`` of them, and every source's LF
-    point of each pair's molecule goes through the pair's target modules in one call:
-    ``predict_from_lf(x [L, K_a, d_lf], targets [L]) -> [L, K_a]`` (a trailing 1 is squeezed),
-    e.g. ``lambda x, t: head(inverse(x, t), t)`` for
-    :class:`~molgate.nn.gate_modules.BatchedMLP` modules. The cost is O(K * L): no padding to the
-    largest target, so sparse labels stay cheap.
+    Only the L labelled (molecule, target) pairs are evaluated, for every source a at once. They
+    are grouped by target into chunks of ``chunk`` pairs (:func:`chunk_pairs_by_target`) and
+    ``predict_from_lf(x [G, R, d_lf], targets [G]) -> [G, R]`` (a trailing 1 is squeezed) runs
+    each chunk's ``R = chunk * K`` rows through its target's Inverse and Head, e.g.
+    ``lambda x, t: head(inverse(x, t), t)`` for :class:`~molgate.nn.gate_modules.BatchedMLP`.
+    Cost: O(K * (L + K * chunk)) rows and one weight copy per chunk, never O(K^2 B) for sparse
+    labels, and no padding of every target to the most labelled one.
     """
     labelled = labelled_mask(y, mask)
     K = u.shape[0]
     mol, tgt = labelled.nonzero(as_tuple=True)  # [L]
     if mol.numel() == 0:
         return u.sum() * 0.0 + u.new_zeros(K, K)
-    x = u[:, mol].transpose(0, 1)  # u[a, mol[p]] -> [L, K_a, d_lf]
-    pred = predict_from_lf(x, tgt)
+    order, chunk_id, slot, chunk_target = chunk_pairs_by_target(tgt, K, chunk)
+    mol, tgt = mol[order], tgt[order]
+    x = u.new_zeros(len(chunk_target), chunk, K, u.shape[-1])
+    x[chunk_id, slot] = u[:, mol].transpose(0, 1)  # the LF points of every source a
+    pred = predict_from_lf(x.reshape(len(chunk_target), chunk * K, -1), chunk_target)
     if pred.dim() == 3 and pred.shape[-1] == 1:
         pred = pred.squeeze(-1)
-    error = (pred - y[mol, tgt].unsqueeze(1)).pow(2)  # [L, K_a]
+    pred = pred.reshape(len(chunk_target), chunk, K)[chunk_id, slot]  # [L, K_a]
+    error = (pred - y[mol, tgt].unsqueeze(1)).pow(2)
     per_target = error.new_zeros(K, K).index_add(0, tgt, error)  # [K_t, K_a]
     counts = labelled.sum(dim=0).clamp_min(1).to(error.dtype)
     return (per_target / counts.unsqueeze(1)).T

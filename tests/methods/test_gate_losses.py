@@ -260,3 +260,18 @@ def test_distance_loss_gradient_is_finite_when_perturbation_is_zero():
     loss = distance_loss(u, u.detach().unsqueeze(1).expand(3, 2, 4, 2).clone(), torch.ones(3, 3))
     loss.backward()
     assert torch.isfinite(u.grad).all()
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 64])
+def test_mapping_chunking_does_not_change_the_loss(chunk):
+    from molgate.methods.gate_losses import chunk_pairs_by_target, mapping_pair_matrix
+
+    u, y, inverse, head = _random_mapping_problem(K=5, B=20)
+    predict = lambda x, t: head(inverse(x, t), t)  # noqa: E731
+    reference = mapping_pair_matrix(u, y, predict, chunk=1000)
+    torch.testing.assert_close(mapping_pair_matrix(u, y, predict, chunk=chunk), reference)
+    targets = torch.tensor([2, 0, 2, 2, 1, 2])
+    order, chunk_id, slot, chunk_target = chunk_pairs_by_target(targets, 4, 2)
+    assert targets[order].tolist() == [0, 1, 2, 2, 2, 2]
+    assert chunk_target.tolist() == [0, 1, 2, 2] and chunk_id.tolist() == [0, 1, 2, 2, 3, 3]
+    assert slot.tolist() == [0, 0, 0, 1, 0, 1]
