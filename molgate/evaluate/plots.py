@@ -11,6 +11,16 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 
+def save_figure(fig, path: str | Path) -> Path:
+    """Lay out, write (creating folders) and close a figure."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
 def parity_plot(y_true, y_pred, task: str, unit: str, path: str | Path, stats: dict | None = None) -> Path:
     """Predicted vs measured with the y = x line; the title carries RMSE and Pearson r."""
     y_true = np.asarray(y_true, dtype=float)
@@ -32,12 +42,7 @@ def parity_plot(y_true, y_pred, task: str, unit: str, path: str | Path, stats: d
     if stats:
         title += f"\nRMSE {stats['rmse']:.3g}  r {stats['pearson']:.3f}  n {stats['n']}"
     ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def grouped_bar_chart(values: dict[str, dict[str, float]], ylabel: str, path: str | Path,
@@ -56,12 +61,7 @@ def grouped_bar_chart(values: dict[str, dict[str, float]], ylabel: str, path: st
     if title:
         ax.set_title(title)
     ax.legend()
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def _pca_2d(x: np.ndarray, basis: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -90,12 +90,7 @@ def lf_frame_plot(u: np.ndarray, tasks: list[str], path: str | Path) -> Path:
     ax.set_ylabel("LF PC 2")
     ax.set_title(f"shared locally flat frame: {N} test molecules x {K} tasks", fontsize=9)
     ax.legend(fontsize=6, markerscale=2, loc="best", ncol=1 if K <= 10 else 2)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
 
 
 def latent_spaces_plot(z: np.ndarray, y: np.ndarray, tasks: list[str], path: str | Path) -> Path:
@@ -118,9 +113,4 @@ def latent_spaces_plot(z: np.ndarray, y: np.ndarray, tasks: list[str], path: str
     for j in range(K, rows * cols):
         axes[j // cols][j % cols].axis("off")
     fig.suptitle("each task's latent space (PCA), coloured by its label", fontsize=9)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path)
