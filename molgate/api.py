@@ -4,6 +4,8 @@
 >>> run = api.train("data.csv", targets=["density"], method="mtl", split="scaffold", out="runs/m")
 >>> api.evaluate("runs/m")["density"]["rmse"]
 >>> api.predict("runs/m", "new.csv", out="pred.csv")
+>>> api.build_suite("reference10", "suite/")      # molgate data build
+>>> api.summarize_suite("suite/", "overlap.png")  # molgate data summary
 
 :class:`PropertyRegressor` is the estimator behind ``train`` (scikit-learn style: explicit
 parameters, ``fit`` / ``predict`` / ``save`` / ``load``).
@@ -20,6 +22,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from molgate.data.suite import build_suite, summarize_suite
 from molgate.data.splits import Split, load_split, make_split, save_split, split_counts
 from molgate.data.table import MoleculeTable, read_smiles, read_table, write_rejects
 from molgate.errors import InputError
@@ -293,4 +296,4 @@ def make_splits(data: str | Path, out_dir: str | Path, targets: list[str] | None
 
 
 __all__ = ["PropertyRegressor", "TrainResult", "train", "predict", "evaluate", "make_splits",
-           "metrics_table", "predict_array"]
+           "build_suite", "summarize_suite", "metrics_table", "predict_array", "gate_views"]
