@@ -295,5 +295,43 @@ def make_splits(data: str | Path, out_dir: str | Path, targets: list[str] | None
     return paths
 
 
-__all__ = ["PropertyRegressor", "TrainResult", "train", "predict", "evaluate", "make_splits",
+def benchmark(tasks="reference10", splits=("scaffold",), seeds=(0, 1, 2, 3, 4),
+              methods=("stl", "mtl", "gate", "chemprop"), out: str | Path = "runs/benchmark",
+              quick: bool = False, full: bool = False, max_per_task: int | None = None,
+              epochs: int | None = None, sweep: bool = False, data: str | None = None,
+              progress: bool = True) -> Path:
+    """``molgate benchmark``: run (resumably) and write ``OUT/report.md`` and ``OUT/results.json``.
+
+    ``quick``: 2 small tasks, 1 seed, 3 epochs, small networks (CI-sized). ``full``: no cap on
+    training molecules, 50 epochs (for a GPU). ``sweep``: choose GATE's beta, delta and
+    perturbation scale on validation data first.
+    """
+    from molgate.benchmark import BenchmarkConfig, run_benchmark, sweep_gate, write_report
+
+    if quick and full:
+        raise ValueError("--quick and --full exclude each other")
+    common = dict(splits=tuple(splits), methods=tuple(methods), data=data)
+    if quick:
+        config = BenchmarkConfig.quick(**common, max_per_task=max_per_task, epochs=epochs)
+    else:
+        config = BenchmarkConfig(tasks=tasks, seeds=tuple(seeds), **common)
+        if full:
+            config.max_per_task, config.epochs, config.patience = None, 50, 10
+        if max_per_task is not None:
+            config.max_per_task = max_per_task
+        if epochs is not None:
+            config.epochs = epochs
+    out = Path(out)
+    if sweep:
+        config.gate, _ = sweep_gate(config, out)
+    results = run_benchmark(config, out, progress=progress)
+    from molgate.benchmark.run import prepare_data, task_names
+
+    data_file = prepare_data(config, out)
+    names = task_names(config)
+    return write_report(out, results, json.loads((out / "benchmark.json").read_text()),
+                        dict(zip(names, units_from_manifest(data_file, names))))
+
+
+__all__ = ["PropertyRegressor", "benchmark", "TrainResult", "train", "predict", "evaluate", "make_splits",
            "build_suite", "summarize_suite", "metrics_table", "predict_array", "gate_views"]

@@ -128,6 +128,17 @@ def cmd_split(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_benchmark(a: argparse.Namespace) -> int:
+    from molgate import api
+
+    tasks = a.tasks[0] if len(a.tasks) == 1 and a.tasks[0] in ("reference10", "all") else a.tasks
+    report = api.benchmark(tasks, a.split, a.seeds, a.methods, a.out, a.quick, a.full,
+                           a.max_per_task, a.epochs, a.sweep, a.data, not a.no_progress)
+    print(report.read_text())
+    print(f"report written to {report}; per-run results in {a.out}/runs/")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="molgate", description=(
         "GATE and baselines for molecular property prediction. Run 'molgate COMMAND --help'."))
@@ -177,6 +188,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--on-invalid", choices=["error", "skip"], default="error")
     p.add_argument("--out", required=True, help="folder for the split files")
     p.set_defaults(func=cmd_split)
+
+    p = sub.add_parser("benchmark", help="STL, MTL, GATE and Chemprop on the same splits: the papers' tables")
+    p.add_argument("--tasks", nargs="+", default=["reference10"], help="a preset (reference10, all) or names")
+    p.add_argument("--split", nargs="+", choices=["random", "scaffold"], default=["scaffold"])
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--methods", nargs="+", default=["stl", "mtl", "gate", "chemprop"],
+                   help="stl mtl gate gate-separate chemprop (= chemprop-stl chemprop-mtl)")
+    p.add_argument("--out", required=True, help="folder for runs, report.md, results.json, figures")
+    p.add_argument("--quick", action="store_true", help="2 small tasks, 1 seed, 3 epochs (CI-sized)")
+    p.add_argument("--full", action="store_true", help="no training cap, 50 epochs (for a GPU)")
+    p.add_argument("--max-per-task", type=int, default=None,
+                   help="training labels per task (default 1500; sampled per seed from train only)")
+    p.add_argument("--epochs", type=int, default=None, help="default 30 (quick: 3)")
+    p.add_argument("--sweep", action="store_true", help="choose GATE's beta/delta/sigma on validation first")
+    p.add_argument("--data", default=None, help="a suite.parquet to use instead of building one")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_benchmark)
 
     from molgate.cli.data import add_data_commands
 

@@ -1,0 +1,104 @@
+"""What a benchmark runs: settings, the (split, seed, method) jobs, and where each result lives.
+
+Every job writes ``OUT/runs/<split>/seed<seed>/<method>/result.json`` when it finishes; a rerun with
+the same settings skips jobs whose result exists, so a killed benchmark continues where it stopped.
+The settings are saved as ``OUT/benchmark.json``; a rerun with different settings into the same
+folder is refused rather than mixing results.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from molgate.methods import GateConfig
+
+MOLGATE_METHODS = ("stl", "mtl", "gate", "gate-separate")
+CHEMPROP_METHODS = ("chemprop-stl", "chemprop-mtl")
+METHODS = MOLGATE_METHODS + CHEMPROP_METHODS
+ALIASES = {"chemprop": CHEMPROP_METHODS}
+
+
+def expand_methods(methods) -> tuple[str, ...]:
+    out: list[str] = []
+    for m in methods:
+        for name in ALIASES.get(m, (m,)):
+            if name not in METHODS:
+                raise ValueError(f"unknown method {name!r}; choose from {METHODS + tuple(ALIASES)}")
+            if name not in out:
+                out.append(name)
+    return tuple(out)
+
+
+@dataclass
+class BenchmarkConfig:
+    """Settings of one benchmark; the defaults are the CPU budget run (see the README)."""
+
+    tasks: list[str] | str = "reference10"
+    splits: tuple[str, ...] = ("scaffold",)
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    methods: tuple[str, ...] = ("stl", "mtl", "gate", "chemprop")
+    max_per_task: int | None = 1500  # training labels per task, sampled per seed from train only
+    epochs: int = 30
+    patience: int = 6
+    hidden_size: int = 300
+    batch_size: int = 64
+    data: str | None = None  # a suite.parquet (or any wide table); default: build the suite
+    gate: GateConfig = field(default_factory=GateConfig)
+
+    def __post_init__(self):
+        self.methods = expand_methods(self.methods)
+        self.splits, self.seeds = tuple(self.splits), tuple(int(s) for s in self.seeds)
+        if isinstance(self.gate, dict):
+            self.gate = GateConfig(**self.gate)
+
+    @classmethod
+    def quick(cls, **overrides) -> "BenchmarkConfig":
+        """CI-sized: 2 small tasks, 1 seed, 3 epochs, small networks."""
+        base = dict(tasks=["surface_tension_298", "viscosity_298"], seeds=(0,), epochs=3, patience=3,
+                    max_per_task=150, hidden_size=64,
+                    gate=GateConfig(latent_size=32, lf_size=32, perturb_count=2))
+        base.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**base)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["gate"] = self.gate.to_dict()
+        return d
+
+    def save_or_check(self, out: Path) -> None:
+        path = out / "benchmark.json"
+        mine = self.to_dict()
+        if path.exists():
+            saved = json.loads(path.read_text())
+            keys = ("max_per_task", "epochs", "patience", "hidden_size", "batch_size", "gate", "data")
+            diff = [k for k in keys if saved.get(k) != json.loads(json.dumps(mine[k]))]
+            if diff:
+                raise ValueError(f"{out} holds a benchmark with other settings ({', '.join(diff)}); "
+                                 "use another --out or the same settings")
+            saved_lists = {k: list(dict.fromkeys(saved.get(k, []) + list(mine[k])))
+                           for k in ("splits", "seeds", "methods")}
+            mine.update(saved_lists)
+        out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(mine, indent=2))
+
+
+@dataclass(frozen=True)
+class Job:
+    split: str
+    seed: int
+    method: str
+
+    def folder(self, out: Path) -> Path:
+        return out / "runs" / self.split / f"seed{self.seed}" / self.method
+
+    def result_file(self, out: Path) -> Path:
+        return self.folder(out) / "result.json"
+
+    def done(self, out: Path) -> bool:
+        return self.result_file(out).exists()
+
+
+def jobs(config: BenchmarkConfig) -> list[Job]:
+    return [Job(sp, sd, m) for sp in config.splits for sd in config.seeds for m in config.methods]

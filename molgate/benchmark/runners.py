@@ -1,0 +1,99 @@
+"""Run one benchmark job: a method on a saved split, giving test predictions in original units.
+
+Every runner returns the same long table (``task, smiles, y_true, y_pred``) for the test molecules
+that carry a label, so metrics, ranks and plots are computed the same way for every method.
+Chemprop runs through its own CLI (``chemprop train``) on the same molecules and the same split
+indices; its ``test_predictions.csv`` is read back.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from molgate.benchmark.plan import BenchmarkConfig, Job
+from molgate.data.splits import Split
+from molgate.data.table import MoleculeTable
+from molgate.errors import MolgateError
+
+
+def long_predictions(table: MoleculeTable, test: np.ndarray, pred: np.ndarray, tasks: list[str]
+                     ) -> pd.DataFrame:
+    """``[n_test, K]`` predictions -> rows ``task, smiles, y_true, y_pred`` where a label exists."""
+    rows = []
+    for k, task in enumerate(tasks):
+        y = table.y[test, table.tasks.index(task)]
+        keep = ~np.isnan(y)
+        rows.append(pd.DataFrame({"task": task, "smiles": np.asarray(table.smiles, dtype=object)[test][keep],
+                                  "y_true": y[keep], "y_pred": pred[keep, k]}))
+    return pd.concat(rows, ignore_index=True)
+
+
+def run_molgate(job: Job, config: BenchmarkConfig, table: MoleculeTable, data_file: Path,
+                split_file: Path, split: Split, folder: Path) -> pd.DataFrame:
+    from molgate import api
+
+    method, gate = job.method, config.gate
+    if method == "gate-separate":
+        method, gate = "gate", replace(config.gate, sharing="separate")
+    result = api.train(data_file, targets=table.tasks, method=method, split_file=split_file,
+                       seed=job.seed, out=folder / "model", epochs=config.epochs,
+                       patience=config.patience, hidden_size=config.hidden_size,
+                       ffn_hidden_size=config.hidden_size, batch_size=config.batch_size,
+                       progress=False, gate=gate)
+    est = api.PropertyRegressor.load(result.model_dir)
+    pred = est.predict([table.smiles[i] for i in split.test])
+    return long_predictions(table, split.test, pred, table.tasks)
+
+
+def chemprop_command(csv: Path, tasks: list[str], splits_file: Path, out: Path, config: BenchmarkConfig,
+                     seed: int) -> list[str]:
+    """``chemprop train`` with molgate's baseline settings (mean aggregation, same sizes)."""
+    exe = Path(sys.executable).with_name("chemprop")
+    return [str(exe), "train", "-i", str(csv), "-s", "smiles", "--target-columns", *tasks,
+            "--splits-file", str(splits_file), "--epochs", str(config.epochs),
+            "--patience", str(config.patience), "--aggregation", "mean",
+            "--message-hidden-dim", str(config.hidden_size), "--ffn-hidden-dim", str(config.hidden_size),
+            "-b", str(config.batch_size), "--accelerator", "cpu", "--devices", "1",
+            "--num-workers", "0", "--data-seed", str(seed), "--pytorch-seed", str(seed), "-o", str(out)]
+
+
+def run_chemprop(job: Job, config: BenchmarkConfig, table: MoleculeTable, split: Split,
+                 folder: Path) -> pd.DataFrame:
+    """``chemprop-mtl``: one multi-task run; ``chemprop-stl``: one run per task on its molecules."""
+    groups = [table.tasks] if job.method == "chemprop-mtl" else [[t] for t in table.tasks]
+    frames = []
+    for group in groups:
+        cols = [table.tasks.index(t) for t in group]
+        labelled = ~np.isnan(table.y[:, cols]).all(axis=1)
+        parts = {p: idx[labelled[idx]] for p, idx in split.parts().items()}
+        rows = np.concatenate(list(parts.values()))
+        where = {int(r): i for i, r in enumerate(rows)}
+        name = "all" if len(groups) == 1 else group[0]
+        work = folder / f"chemprop_{name}"
+        work.mkdir(parents=True, exist_ok=True)
+        csv = work / "data.csv"
+        frame = pd.DataFrame(table.y[rows][:, cols], columns=group)
+        frame.insert(0, "smiles", [table.smiles[i] for i in rows])
+        frame.to_csv(csv, index=False)
+        splits_file = work / "splits.json"
+        splits_file.write_text(json.dumps([{p: [where[int(i)] for i in idx] for p, idx in parts.items()}]))
+        log = work / "chemprop.log"
+        with log.open("w") as fh:
+            code = subprocess.run(chemprop_command(csv, group, splits_file, work / "run", config, job.seed),
+                                  stdout=fh, stderr=subprocess.STDOUT).returncode
+        if code != 0:
+            tail = log.read_text().strip().splitlines()[-3:]
+            raise MolgateError(f"chemprop train failed for {group} (see {log}): {' | '.join(tail)}")
+        preds = pd.read_csv(work / "run" / "model_0" / "test_predictions.csv")
+        by_smiles = preds.drop_duplicates("smiles").set_index("smiles")
+        test = parts["test"]
+        pred = by_smiles.loc[[table.smiles[i] for i in test], group].to_numpy(dtype=np.float64)
+        frames.append(long_predictions(table, test, pred, group))
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,92 @@
+"""``molgate benchmark --quick``: every method on one saved split, resumable, the papers' tables."""
+
+import json
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from molgate.benchmark.plan import BenchmarkConfig, Job, expand_methods
+from molgate.benchmark.report import improvement_over_stl, paired_tests, ranks, results_frame
+from molgate.cli.main import main
+from molgate.data.splits import load_split
+from molgate.data.table import read_table
+
+
+@pytest.fixture(scope="module")
+def quick(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    assert main(["benchmark", "--quick", "--out", str(out), "--no-progress"]) == 0
+    return out
+
+
+def test_quick_benchmark_writes_report_and_results(quick):
+    report = (quick / "report.md").read_text()
+    for heading in ("(a) Pearson r", "No. 1st", "Avg. rank", "(b) test RMSE", "(c) % RMSE improvement",
+                    "negative transfer", "(d) paired comparison", "(e) parity plots", "(f) test counts",
+                    "worst-predicted"):
+        assert heading in report, heading
+    assert "capped at 150" in report
+    results = json.loads((quick / "results.json").read_text())["results"]
+    methods = {r["method"] for r in results}
+    assert methods == {"stl", "mtl", "gate", "chemprop-stl", "chemprop-mtl"}
+    for r in results:
+        assert set(r["metrics"]) == {"surface_tension_298", "viscosity_298"}
+        assert set(r["metrics"]["viscosity_298"]) == {"n", "rmse", "mae", "r2", "pearson"}
+    assert (quick / "improvement_scaffold.png").exists() and (quick / "parity_scaffold_gate.png").exists()
+
+
+def test_every_method_is_scored_on_the_same_test_molecules(quick):
+    table, _ = read_table(quick / "suite" / "suite.parquet")
+    split = load_split(quick / "splits" / "scaffold_seed0.json", table)
+    expected = {table.smiles[i] for i in split.test}
+    for method in ("stl", "mtl", "gate", "chemprop-stl", "chemprop-mtl"):
+        preds = pd.read_csv(Job("scaffold", 0, method).folder(quick) / "test_predictions.csv")
+        assert set(preds["smiles"]) == expected, method
+    # chemprop was given exactly our capped training molecules
+    cp = quick / "runs" / "scaffold" / "seed0" / "chemprop-mtl" / "chemprop_all"
+    rows = pd.read_csv(cp / "data.csv")["smiles"]
+    given = json.loads((cp / "splits.json").read_text())[0]
+    assert {rows[i] for i in given["train"]} == {table.smiles[i] for i in split.train}
+
+
+def test_rerun_skips_finished_jobs_and_redoes_a_missing_one(quick):
+    files = {m: Job("scaffold", 0, m).result_file(quick) for m in ("stl", "mtl", "gate")}
+    stamps = {m: f.stat().st_mtime_ns for m, f in files.items()}
+    files["mtl"].unlink()
+    start = time.perf_counter()
+    assert main(["benchmark", "--quick", "--methods", "stl", "mtl", "gate", "--out", str(quick),
+                 "--no-progress"]) == 0
+    assert time.perf_counter() - start < 60
+    assert files["stl"].stat().st_mtime_ns == stamps["stl"]
+    assert files["gate"].stat().st_mtime_ns == stamps["gate"]
+    assert files["mtl"].exists()
+
+
+def test_other_settings_in_the_same_folder_are_refused(quick, capsys):
+    assert main(["benchmark", "--quick", "--epochs", "5", "--out", str(quick), "--no-progress"]) == 2
+    assert "other settings (epochs)" in capsys.readouterr().err
+
+
+def test_methods_expand_and_unknown_is_an_error():
+    assert expand_methods(["stl", "chemprop"]) == ("stl", "chemprop-stl", "chemprop-mtl")
+    with pytest.raises(ValueError, match="unknown method 'svm'"):
+        BenchmarkConfig(methods=("svm",))
+
+
+def test_ranks_improvement_and_paired_test_on_known_numbers():
+    results = []
+    for seed in range(6):
+        for method, rmse, r in (("stl", 2.0, 0.80), ("mtl", 2.2, 0.85), ("gate", 1.0 + 0.01 * seed, 0.9)):
+            results.append({"split": "scaffold", "seed": seed, "method": method,
+                            "metrics": {"a": {"n": 10, "rmse": rmse, "mae": rmse, "r2": 0.5, "pearson": r}}})
+    frame = results_frame(results)
+    mean = frame.groupby(["task", "method"])["pearson"].mean().unstack()
+    assert ranks(mean).loc["a"].to_dict() == {"gate": 1.0, "mtl": 2.0, "stl": 3.0}
+    imp = improvement_over_stl(frame.groupby(["task", "method"])["rmse"].mean().unstack())
+    assert imp.loc["a", "mtl"] == pytest.approx(-10.0)
+    assert imp.loc["a", "gate"] == pytest.approx(100 * (2 - 1.025) / 2)
+    tests = {t["baseline"]: t for t in paired_tests(frame, "gate")}
+    assert tests["stl"]["gate_better"] == 6 and tests["stl"]["p_value"] == pytest.approx(0.03125)
+    assert np.isclose(tests["mtl"]["median_relative_rmse_change_%"], (1.025 / 2.2 - 1) * 100)
