@@ -90,3 +90,22 @@ def test_ranks_improvement_and_paired_test_on_known_numbers():
     tests = {t["baseline"]: t for t in paired_tests(frame, "gate")}
     assert tests["stl"]["gate_better"] == 6 and tests["stl"]["p_value"] == pytest.approx(0.03125)
     assert np.isclose(tests["mtl"]["median_relative_rmse_change_%"], (1.025 / 2.2 - 1) * 100)
+
+
+def test_sweep_chooses_gate_settings_on_validation_only(tmp_path, quick):
+    from molgate import api
+    from molgate.benchmark.sweep import VARIANTS, variant_config
+    from molgate.methods import GateConfig
+
+    out = tmp_path / "sweep"
+    api.benchmark(quick=True, sweep=True, methods=["gate"], out=out, progress=False,
+                  data=str(quick / "suite" / "suite.parquet"))
+    scores = [json.loads((out / "sweep" / f"variant{i}.json").read_text()) for i in range(len(VARIANTS))]
+    best = min(scores, key=lambda s: s["val_loss"])
+    chosen = json.loads((out / "benchmark.json").read_text())["gate"]
+    expected = variant_config(BenchmarkConfig.quick().gate, best["change"])
+    assert chosen == json.loads(json.dumps(expected.to_dict()))
+    assert "(chosen)" in (out / "sweep" / "sweep.md").read_text()
+    assert variant_config(GateConfig(), {"delta": 10.0}).weights.delta == 10.0
+    with pytest.raises(ValueError, match="exclude each other"):
+        api.benchmark(quick=True, full=True, out=tmp_path / "x")
