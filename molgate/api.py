@@ -27,10 +27,13 @@ from molgate.data.splits import Split, load_split, make_split, save_split, split
 from molgate.data.table import MoleculeTable, read_smiles, read_table, write_rejects
 from molgate.errors import InputError
 from molgate.evaluate.metrics import metrics_table, task_metrics
-from molgate.evaluate.plots import latent_spaces_plot, lf_frame_plot, parity_plot
+from molgate.evaluate.plots import latent_spaces_plot, lf_frame_plot, parity_plot, ratio_heatmap
 from molgate.featurize.batching import GraphDataset, make_loader
 from molgate.featurize.graphs import FeaturizerSettings, feature_dims, featurize
-from molgate.methods import MODELS, EncoderConfig, GateConfig, PropertyModel, build_model
+from molgate.methods import MODELS, EncoderConfig, GATEModel, GateConfig, PropertyModel, build_model
+from molgate.methods.gate import set_transfer_ratios
+from molgate.methods.transfer_ratios import RatioSettings, TransferRatioLearner
+from molgate.train.ratio_callback import LearnedRatios
 from molgate.train.checkpoint import featurizer_of, load_model, save_model
 from molgate.train.fit import FitResult, fit_model
 from molgate.train.module import TrainSettings
@@ -51,7 +54,9 @@ class PropertyRegressor:
                  warmup_epochs: int = 2, init_lr: float = 1e-4, max_lr: float = 1e-3,
                  final_lr: float = 1e-4, seed: int = 0, atom_featurizer: str = "v2",
                  accelerator: str = "cpu", cache: bool = True, cache_dir: str | None = None,
-                 progress: bool = True, gate: GateConfig | None = None):
+                 progress: bool = True, gate: GateConfig | None = None,
+                 transfer_ratios: str = "uniform", ratios: dict | None = None,
+                 ratio_settings: RatioSettings | None = None):
         if method not in MODELS:
             raise ValueError(f"method must be one of {sorted(MODELS)}, got {method!r}")
         self.method = method
@@ -61,6 +66,13 @@ class PropertyRegressor:
                                             max_lr, final_lr, seed, accelerator, 1, progress)
         self.featurizer = FeaturizerSettings(atom_featurizer)
         self.gate_config = gate or GateConfig()
+        if transfer_ratios not in ("uniform", "learned", "fixed"):
+            raise ValueError("transfer_ratios must be uniform, learned or fixed (grid: api.train)")
+        if transfer_ratios == "fixed" and ratios is None:
+            raise ValueError("transfer_ratios='fixed' needs ratios {source: {target: value}}")
+        self.transfer_ratios, self.ratios = transfer_ratios, ratios
+        self.ratio_settings = ratio_settings or RatioSettings()
+        self.ratio_history_: list = []
         self.cache, self.cache_dir = cache, cache_dir
         self.model_: PropertyModel | None = None
         self.tasks_: list[str] = []
@@ -88,18 +100,26 @@ class PropertyRegressor:
                                                         work_dir, f"logs-{task}")
             model.sync_scaler()
         else:
+            learner = None
+            if self.transfer_ratios == "fixed":
+                set_transfer_ratios(model, ratio_matrix(self.ratios, table.tasks))
+            elif self.transfer_ratios == "learned":
+                learner = TransferRatioLearner(model, self.ratio_settings)
             self.fit_results_["all"] = self._fit_one(model, graphs, table.y, split.train,
-                                                     split.val, work_dir, "logs")
+                                                     split.val, work_dir, "logs", learner)
+            self.ratio_history_ = learner.history if learner else []
         self.model_ = model
         return self
 
-    def _fit_one(self, model, graphs, y, train_idx, val_idx, work_dir, name) -> FitResult:
+    def _fit_one(self, model, graphs, y, train_idx, val_idx, work_dir, name, learner=None) -> FitResult:
         model.scaler.fit(y[train_idx])
         with torch.no_grad():
             y_std = model.scaler.transform(torch.as_tensor(y, dtype=torch.float32)).numpy()
         train = GraphDataset([graphs[i] for i in train_idx], y_std[train_idx])
         val = GraphDataset([graphs[i] for i in val_idx], y_std[val_idx])
-        return fit_model(model, train, val, work_dir, self.train_settings, name=name)
+        callbacks = [LearnedRatios(learner, val, self.train_settings.batch_size,
+                                   self.train_settings.seed)] if learner else None
+        return fit_model(model, train, val, work_dir, self.train_settings, name=name, callbacks=callbacks)
 
     def predict(self, smiles: list[str], batch_size: int = 256) -> np.ndarray:
         """``[n, K]`` predictions in original units for canonical SMILES."""
@@ -110,8 +130,15 @@ class PropertyRegressor:
     def save(self, out_dir: str | Path, units: list[str] | None = None, extra: dict | None = None) -> Path:
         info = {"training": self.train_settings.to_dict(),
                 "fit": {k: asdict(v) for k, v in self.fit_results_.items()}, **(extra or {})}
-        return save_model(self.model_, out_dir, self.tasks_, units or [""] * len(self.tasks_),
-                          self.featurizer, info)
+        if isinstance(self.model_, GATEModel):
+            info["transfer_ratios"] = {"mode": self.transfer_ratios,
+                                       "settings": self.ratio_settings.to_dict()}
+        out = save_model(self.model_, out_dir, self.tasks_, units or [""] * len(self.tasks_),
+                         self.featurizer, info)
+        if isinstance(self.model_, GATEModel):
+            save_ratios(self.model_.transfer_ratios.cpu().numpy(), self.tasks_, out,
+                        self.ratio_history_)
+        return out
 
     @classmethod
     def load(cls, model_dir: str | Path) -> "PropertyRegressor":
@@ -121,6 +148,28 @@ class PropertyRegressor:
                   atom_featurizer=config["featurizer"]["atom_featurizer"], progress=False, gate=gate)
         est.model_, est.tasks_ = model, list(config["tasks"])
         return est
+
+
+def ratio_matrix(ratios: dict, tasks: list[str]) -> np.ndarray:
+    """``{source: {target: value}}`` -> ``[K, K]``; pairs not given keep the default 1."""
+    matrix = np.ones((len(tasks), len(tasks)))
+    for source, targets in ratios.items():
+        for target, value in targets.items():
+            for name in (source, target):
+                if name not in tasks:
+                    raise InputError(f"transfer ratio names unknown task '{name}' (tasks: {tasks})")
+            matrix[tasks.index(source), tasks.index(target)] = float(value)
+    np.fill_diagonal(matrix, 0.0)
+    return matrix
+
+
+def save_ratios(matrix: np.ndarray, tasks: list[str], out: Path, history: list | None = None) -> None:
+    """``transfer_ratios.json`` (source -> target -> value), its heatmap, and the trajectory."""
+    table = {a: {t: float(matrix[i, j]) for j, t in enumerate(tasks) if i != j} for i, a in enumerate(tasks)}
+    (out / "transfer_ratios.json").write_text(json.dumps(table, indent=1))
+    ratio_heatmap(matrix, tasks, out / "transfer_ratios.png")
+    if history:
+        (out / "transfer_ratios_history.json").write_text(json.dumps({"tasks": tasks, "steps": history}))
 
 
 def gate_views(model, graphs, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
@@ -192,12 +241,31 @@ def prepare_split(table: MoleculeTable, split: str = "scaffold", seed: int = 0,
 def train(data: str | Path, targets: list[str] | None = None, smiles_column: str = "smiles",
           method: str = "mtl", split: str = "scaffold", seed: int = 0, out: str | Path = "runs/model",
           split_file: str | Path | None = None, split_sizes=(0.8, 0.1, 0.1),
-          on_invalid: str = "error", long_format: bool | None = None, **params) -> TrainResult:
+          on_invalid: str = "error", long_format: bool | None = None,
+          transfer_ratios: str = "uniform", ratios_file: str | Path | None = None,
+          grid_values=(0.0, 1.0, 3.0), **params) -> TrainResult:
     """Read, validate, split, featurise, train, save: ``molgate train``.
 
     ``params`` are :class:`PropertyRegressor` parameters (epochs, batch_size, hidden_size, ...).
+    GATE's ``transfer_ratios``: ``uniform`` (all ones), ``learned`` (bi-level, on the validation
+    split), ``fixed`` (``ratios_file``: JSON source -> target -> value) or ``grid`` (every
+    combination of ``grid_values`` for the symmetric pairs of a few tasks, chosen by validation
+    loss; each point trains a model under ``OUT/grid/``).
     """
     out = Path(out)
+    if transfer_ratios == "grid":
+        return _grid_search(data, targets, smiles_column, method, split, seed, out, split_file,
+                            split_sizes, on_invalid, long_format, grid_values, params)
+    if transfer_ratios == "fixed":
+        if ratios_file is None:
+            raise InputError("--transfer-ratios fixed needs --ratios-file")
+        try:
+            params["ratios"] = json.loads(Path(ratios_file).read_text())
+        except (OSError, json.JSONDecodeError) as exc:
+            raise InputError(f"cannot read transfer ratios: {exc}", file=str(ratios_file)) from None
+    if transfer_ratios != "uniform" and method not in ("gate", "gate-pair"):
+        raise InputError(f"--transfer-ratios {transfer_ratios} applies to GATE, not {method}")
+    params["transfer_ratios"] = transfer_ratios
     table, rejects = read_table(data, smiles_column, targets, long_format=long_format,
                                 on_invalid=on_invalid)
     rejects_file = write_rejects(rejects, out)
@@ -222,6 +290,48 @@ def train(data: str | Path, targets: list[str] | None = None, smiles_column: str
     })
     return TrainResult(out, table.tasks, counts, rejects_file, seconds, seen / max(seconds, 1e-9),
                        {k: asdict(v) for k, v in est.fit_results_.items()})
+
+
+def _grid_search(data, targets, smiles_column, method, split, seed, out: Path, split_file,
+                 split_sizes, on_invalid, long_format, grid_values, params) -> TrainResult:
+    """Train GATE at every symmetric grid point of the transfer ratios; keep the best by validation."""
+    import itertools
+    import shutil
+
+    table, _ = read_table(data, smiles_column, targets, long_format=long_format, on_invalid=on_invalid)
+    tasks = table.tasks
+    if not 2 <= len(tasks) <= 4 or method not in ("gate", "gate-pair"):
+        raise InputError("--transfer-ratios grid is for GATE with 2 to 4 tasks "
+                         f"({len(tasks)} given: {tasks})")
+    pairs = list(itertools.combinations(tasks, 2))
+    rows, results = [], {}
+    for i, values in enumerate(itertools.product(grid_values, repeat=len(pairs))):
+        ratios: dict = {}
+        for (a, t), v in zip(pairs, values):
+            ratios.setdefault(a, {})[t] = v
+            ratios.setdefault(t, {})[a] = v
+        folder = out / "grid" / f"point{i:03d}"
+        ratio_path = folder.parent / f"point{i:03d}.ratios.json"
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        ratio_path.write_text(json.dumps(ratios))
+        r = train(data, tasks, smiles_column, method, split, seed, folder, split_file, split_sizes,
+                  on_invalid, long_format, "fixed", ratio_path, **params)
+        results[i] = r
+        rows.append({"point": i, **{f"{a}<->{t}": v for (a, t), v in zip(pairs, values)},
+                     "val_loss": r.fit["all"]["best_val_loss"], "seconds": r.seconds})
+    grid = pd.DataFrame(rows)
+    best = int(grid.loc[grid["val_loss"].idxmin(), "point"])
+    out.mkdir(parents=True, exist_ok=True)
+    for item in results[best].model_dir.iterdir():
+        target = out / item.name
+        (shutil.copytree if item.is_dir() else shutil.copy2)(item, target, **(
+            {"dirs_exist_ok": True} if item.is_dir() else {}))
+    grid.to_csv(out / "grid_results.csv", index=False)
+    (out / "grid_results.json").write_text(json.dumps({
+        "best_point": best, "total_seconds": float(grid["seconds"].sum()), "points": rows}, indent=1))
+    r = results[best]
+    return TrainResult(out, r.tasks, r.split_counts, r.rejects_file, float(grid["seconds"].sum()),
+                       r.molecules_per_second, {"grid": rows, "best": best, **r.fit})
 
 
 def predict(model: str | Path, data: str | Path, out: str | Path | None = None,

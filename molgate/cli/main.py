@@ -53,6 +53,16 @@ def _add_gate_options(p: argparse.ArgumentParser) -> None:
                    default="target_mean", help="how pair terms are normalised over task pairs")
     for loss in ("auto", "cons", "map", "dis"):
         g.add_argument(f"--no-{loss}", action="store_true", help=f"ablation: switch off l_{loss}")
+    r = p.add_argument_group("transfer ratios lambda[source, target] (GATE)")
+    r.add_argument("--transfer-ratios", choices=["uniform", "learned", "grid", "fixed"], default="uniform",
+                   help="uniform: all 1; learned: bi-level on the validation split; grid: search the "
+                        "symmetric ratios of 2-4 tasks; fixed: from --ratios-file")
+    r.add_argument("--ratios-file", default=None, help="JSON {source: {target: value}} (fixed)")
+    r.add_argument("--grid-values", nargs="+", type=float, default=[0.0, 1.0, 3.0])
+    r.add_argument("--outer-lr", type=float, default=0.05, help="learning rate of the ratios")
+    r.add_argument("--ratio-interval", type=int, default=10, help="training steps per ratio update")
+    r.add_argument("--ratio-parameterization", choices=["softplus", "sigmoid"], default="softplus")
+    r.add_argument("--hypergradient", choices=["jvp", "finite-difference"], default="jvp")
 
 
 def _gate_config(a: argparse.Namespace):
@@ -75,6 +85,15 @@ def _model_params(a: argparse.Namespace) -> dict:
                 progress=not a.no_progress, gate=_gate_config(a))
 
 
+def _ratio_options(a: argparse.Namespace) -> dict:
+    from molgate.methods.transfer_ratios import RatioSettings
+
+    return dict(transfer_ratios=a.transfer_ratios, ratios_file=a.ratios_file,
+                grid_values=tuple(a.grid_values),
+                ratio_settings=RatioSettings(a.ratio_parameterization, a.outer_lr, a.ratio_interval,
+                                             a.hypergradient))
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     from molgate import api
     from molgate.errors import MolgateError
@@ -88,7 +107,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     result = api.train(a.data, a.targets, a.smiles_column, a.method, a.split, a.seed, a.out,
                        split_file=a.split_file, split_sizes=tuple(a.split_sizes),
                        on_invalid=a.on_invalid, long_format=True if a.long else None,
-                       **_model_params(a))
+                       **_model_params(a), **_ratio_options(a))
     print(f"model saved to {result.model_dir} ({result.seconds:.1f} s training, "
           f"{result.molecules_per_second:.0f} molecules/s)")
     if a.evaluate:

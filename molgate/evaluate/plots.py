@@ -114,3 +114,25 @@ def latent_spaces_plot(z: np.ndarray, y: np.ndarray, tasks: list[str], path: str
         axes[j // cols][j % cols].axis("off")
     fig.suptitle("each task's latent space (PCA), coloured by its label", fontsize=9)
     return save_figure(fig, path)
+
+
+def ratio_heatmap(ratios: np.ndarray, tasks: list[str], path: str | Path,
+                  title: str = "transfer ratios lambda[source, target]") -> Path:
+    """Source (rows) x target (columns) heatmap of the transfer ratios; the diagonal is unused."""
+    ratios = np.asarray(ratios, dtype=float).copy()
+    np.fill_diagonal(ratios, np.nan)
+    K = len(tasks)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.32 * K + 2, 1.0 + 0.32 * K + 1.5), dpi=110)
+    im = ax.imshow(ratios, cmap="magma")
+    ax.set_xticks(range(K), tasks, rotation=90, fontsize=6 if K > 12 else 8)
+    ax.set_yticks(range(K), tasks, fontsize=6 if K > 12 else 8)
+    ax.set_xlabel("target")
+    ax.set_ylabel("source")
+    if K <= 12:
+        for a in range(K):
+            for t in range(K):
+                if a != t:
+                    ax.text(t, a, f"{ratios[a, t]:.2f}", ha="center", va="center", fontsize=6, color="w")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03)
+    ax.set_title(title, fontsize=9)
+    return save_figure(fig, path)

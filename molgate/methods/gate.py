@@ -33,7 +33,8 @@ from torch import Tensor
 
 from molgate.featurize.batching import GraphBatch
 from molgate.methods.base import EncoderConfig, PropertyModel
-from molgate.methods.gate_losses import GateLossWeights, total_loss
+from molgate.methods.gate_losses import (GateLossWeights, autoencoding_loss, pair_terms_matrix,
+                                         regression_loss, total_loss)
 from molgate.nn.batched_dmpnn import BatchedBondMessagePassing
 from molgate.nn.dmpnn import MoleculeEncoder
 from molgate.nn.gate_modules import BatchedMLP
@@ -124,24 +125,40 @@ class GATEModel(PropertyModel):
         return self.encode(bmg, self.shared_embedding(bmg))
 
     # ------------------------------------------------------------------ training
-    def training_loss(self, batch: GraphBatch) -> tuple[Tensor, dict[str, Tensor]]:
-        weights = self.gate.weights
-        active = weights.active()
+    def _terms(self, batch: GraphBatch) -> dict:
+        """Everything the active losses need, from one pass over the batch."""
+        active = self.gate.weights.active()
         e = self.shared_embedding(batch.bmg)
         m = self.gate.perturb_count if "dis" in active else 0
         stacked = torch.cat([e.unsqueeze(0), self.perturb(e, m)]) if m else e.unsqueeze(0)
         z_all = self.encode(batch.bmg, stacked)  # [K, 1 + M, B, d_z]
         z = z_all[:, 0]
-        pred = self.predict_from_latent(z)
         needs_lf = bool({"auto", "cons", "map", "dis"} & set(active))
         u_all = self.transfer(z_all if m else z) if needs_lf else None
         u = (u_all[:, 0] if m else u_all) if needs_lf else None
-        z_rec = self.inverse(u) if "auto" in active else None
+        return dict(pred=self.predict_from_latent(z), z=z, u=u,
+                    z_rec=self.inverse(u) if "auto" in active else None,
+                    u_pert=u_all[:, 1:] if m else None)
+
+    def training_loss(self, batch: GraphBatch) -> tuple[Tensor, dict[str, Tensor]]:
+        t = self._terms(batch)
         ratios = None if bool((self.transfer_ratios == 1).all()) else self.transfer_ratios
         return total_loss(
-            pred, batch.y, z=z, z_rec=z_rec, u=u, u_pert=u_all[:, 1:] if m else None,
+            t["pred"], batch.y, z=t["z"], z_rec=t["z_rec"], u=t["u"], u_pert=t["u_pert"],
             predict_from_lf=self.map_to_target, mask=batch.mask, transfer_ratios=ratios,
-            weights=weights)
+            weights=self.gate.weights)
+
+    def loss_split(self, batch: GraphBatch) -> tuple[Tensor, Tensor]:
+        """``(base, M)`` with ``base = l_reg + alpha l_auto`` and the pair matrix ``M [K, K]``:
+        the training loss is ``base + sum(lambda * M)`` (see ``pair_terms_matrix``)."""
+        t = self._terms(batch)
+        w = self.gate.weights
+        base = regression_loss(t["pred"], batch.y, batch.mask)
+        if "auto" in w.active():
+            base = base + w.alpha * autoencoding_loss(t["z"], t["z_rec"])
+        pairs = pair_terms_matrix(t["u"], t["u_pert"], batch.y, self.map_to_target, batch.mask, w) \
+            if t["u"] is not None else base.new_zeros(self.n_tasks, self.n_tasks)
+        return base, pairs
 
     def extra_config(self) -> dict:
         return {"gate": self.gate.to_dict()}

@@ -238,6 +238,29 @@ def mapping_loss(u: Tensor, y: Tensor, predict_from_lf: PredictFromLF, mask: Ten
     return _weighted_pair_sum(mapping_pair_matrix(u, y, predict_from_lf, mask), weights, reduction)
 
 
+def pair_terms_matrix(u: Tensor, u_pert: Tensor | None, y: Tensor, predict_from_lf: PredictFromLF | None,
+                      mask: Tensor | None, weights: "GateLossWeights") -> Tensor:
+    """``M[a, t] = (beta C + gamma P + delta D)[a, t] / c_K`` over the active pair terms, zero diagonal.
+
+    The pair part of the GATE loss is then exactly ``sum(lambda * M)``, so ``M[a, t]`` is the
+    derivative of the training loss with respect to the transfer ratio ``lambda[a, t]`` (what the
+    bi-level hypergradient of :mod:`molgate.methods.transfer_ratios` differentiates).
+    """
+    active = weights.active()
+    K = u.shape[0]
+    total = u.new_zeros(K, K)
+    if "cons" in active:
+        total = total + active["cons"] * pair_mse_matrix(u)
+    if "map" in active:
+        total = total + active["map"] * mapping_pair_matrix(u, y, predict_from_lf, mask)
+    if "dis" in active:
+        total = total + active["dis"] * pair_mse_matrix(perturbation_distances(u, u_pert))
+    if K < 2:
+        return total * 0.0
+    off_diagonal = ~torch.eye(K, dtype=torch.bool, device=u.device)
+    return torch.where(off_diagonal, total, torch.zeros_like(total)) / _pair_normaliser(K, weights.pair_reduction)
+
+
 @dataclass
 class GateLossWeights:
     """``L = l_reg + alpha*l_auto + beta*l_cons + gamma*l_map + delta*l_dis`` (spec section 2).

@@ -29,13 +29,14 @@ class FitResult:
 
 
 def fit_model(model: PropertyModel, train: GraphDataset, val: GraphDataset, out_dir: str | Path,
-              settings: TrainSettings, name: str = "logs") -> FitResult:
+              settings: TrainSettings, name: str = "logs", callbacks: list | None = None) -> FitResult:
     """Fit ``model`` in place; on return it holds the weights of its best validation epoch."""
     out_dir = Path(out_dir)
     L.seed_everything(settings.seed, workers=True, verbose=False)
     module = RegressionModule(model, settings)
     best = BestWeights(out_dir / "checkpoints" / f"{name}-best.pt")
-    callbacks = [best, EarlyStopping("val_loss", patience=settings.patience, mode="min")]
+    callbacks = [best, EarlyStopping("val_loss", patience=settings.patience, mode="min"),
+                 *(callbacks or [])]
     if settings.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
     for noisy in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",

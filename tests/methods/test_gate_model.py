@@ -136,3 +136,16 @@ def test_gate_pair_needs_target_and_source(trained_gate, tmp_path, capsys):
                  "--hidden-size", "16", "--latent-size", "8", "--lf-size", "8", "--no-progress"]) == 0
     config = json.loads((tmp_path / "p" / "config.json").read_text())
     assert config["method"] == "gate-pair" and config["tasks"] == ["doubled", "freesolv"]
+
+
+@pytest.mark.parametrize("ratios", ["ones", "random"])
+def test_loss_split_reassembles_the_training_loss(batch, ratios):
+    model = small_gate()
+    if ratios == "random":
+        set_transfer_ratios(model, torch.rand(3, 3, generator=torch.Generator().manual_seed(0)) * 2)
+    torch.manual_seed(3)
+    loss, _ = model.training_loss(batch)
+    torch.manual_seed(3)  # the same perturbations
+    base, pairs = model.loss_split(batch)
+    assert pairs.shape == (3, 3) and torch.all(pairs.diagonal() == 0)
+    torch.testing.assert_close(base + (model.transfer_ratios * pairs).sum(), loss)
