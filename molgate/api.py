@@ -34,7 +34,7 @@ from molgate.methods import MODELS, EncoderConfig, GATEModel, GateConfig, Proper
 from molgate.methods.gate import set_transfer_ratios
 from molgate.methods.transfer_ratios import RatioSettings, TransferRatioLearner
 from molgate.train.ratio_callback import LearnedRatios
-from molgate.train.checkpoint import featurizer_of, load_model, save_model
+from molgate.train.checkpoint import load_model, save_model
 from molgate.train.fit import FitResult, fit_model
 from molgate.train.module import TrainSettings
 

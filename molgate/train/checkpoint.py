@@ -69,7 +69,3 @@ def load_model(model_dir: str | Path, map_location: str | torch.device = "cpu"
     model.load_state_dict(state)
     model.eval()
     return model, config
-
-
-def featurizer_of(config: dict) -> FeaturizerSettings:
-    return FeaturizerSettings(**config["featurizer"])

@@ -1,7 +1,6 @@
 """build_suite: the property suite built offline from the tables shipped in `chemicals`."""
 from __future__ import annotations
 
-import importlib.metadata
 from pathlib import Path
 from typing import Iterable
 

@@ -2,7 +2,6 @@
 sublimation, triple points."""
 from __future__ import annotations
 
-import numpy as np
 
 from .records import concat, evaluate, frame, from_column, inside
 from .tables import column, read

@@ -147,3 +147,9 @@ def chemicals_folder(module_name: str) -> str:
 def note_file(name: str) -> None:
     """Record a chemicals data file read without the DataFrame loader (ChemSep's XML)."""
     TABLES_READ.add(name)
+
+
+def safe_log10(values):
+    """log10 of positive values; NaN elsewhere, without numpy warnings."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(values > 0, np.log10(np.where(values > 0, values, 1.0)), np.nan)

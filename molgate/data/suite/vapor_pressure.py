@@ -4,15 +4,9 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 
 from .records import concat, evaluate, frame, inside
-from .tables import column, read
-
-
-def _log10(pa):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(pa > 0, np.log10(np.where(pa > 0, pa, 1.0)), np.nan)
+from .tables import column, read, safe_log10
 
 
 def log10_psat_298(ctx):
@@ -22,7 +16,7 @@ def log10_psat_298(ctx):
     parts = []
 
     def add(df, func, args, ok, source, **kw):
-        parts.append(frame(df.index, _log10(evaluate(df, func, args, ok, **kw)), t, source,
+        parts.append(frame(df.index, safe_log10(evaluate(df, func, args, ok, **kw)), t, source,
                            "computed"))
 
     def ranged(df):

@@ -5,15 +5,9 @@ are left out; the 3-term and Dutt-Prasad tables store log10 of cP, i.e. of mPa*s
 """
 from __future__ import annotations
 
-import numpy as np
 
 from .records import concat, evaluate, frame, inside
-from .tables import column, read
-
-
-def _log10(values):
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(values > 0, np.log10(np.where(values > 0, values, 1.0)), np.nan)
+from .tables import column, read, safe_log10
 
 
 def viscosity_298(ctx):
@@ -26,14 +20,14 @@ def viscosity_298(ctx):
         df = read(key)
         ok = inside(column(df, "Tmin"), column(df, "Tmax"))
         mpas = evaluate(df, Viswanath_Natarajan_3, ["A", "B", "C"], ok)  # coefficients in cP
-        parts.append(frame(df.index, _log10(mpas), t, source, "computed"))
+        parts.append(frame(df.index, safe_log10(mpas), t, source, "computed"))
     perry = read("Table 2-313 Viscosity of Inorganic and Organic Liquids.tsv")
     ok = inside(column(perry, "Tmin"), column(perry, "Tmax"))
     pas = evaluate(perry, EQ101, ["C1", "C2", "C3", "C4", "C5"], ok)
-    parts.append(frame(perry.index, _log10(1e3 * pas), t, "DIPPR", "computed"))
+    parts.append(frame(perry.index, safe_log10(1e3 * pas), t, "DIPPR", "computed"))
     vdi = read("VDI PPDS Dynamic viscosity of saturated liquids polynomials.tsv")
     pas = evaluate(vdi, PPDS9, ["A", "B", "C", "D", "E"], ctx.vdi_ok(vdi))
-    parts.append(frame(vdi.index, _log10(1e3 * pas), t, "VDI", "computed"))
+    parts.append(frame(vdi.index, safe_log10(1e3 * pas), t, "VDI", "computed"))
     return concat(parts)
 
 
