@@ -52,7 +52,7 @@ class MoleculeTable:
     input_smiles: list[str] = field(default_factory=list)
 
     def __post_init__(self):
-        self.y = np.asarray(self.y, dtype=np.float64).reshape(len(self.smiles), len(self.tasks))
+        self.y = np.array(self.y, dtype=np.float64).reshape(len(self.smiles), len(self.tasks))  # own, writable
         if not self.source_rows:
             self.source_rows = [[i + 1] for i in range(len(self.smiles))]
         if not self.input_smiles:

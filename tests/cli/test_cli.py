@@ -108,3 +108,21 @@ def test_parser_knows_the_contract_options():
     args = build_parser().parse_args(["train", "--data", "d.csv", "--out", "o", "--on-invalid", "skip",
                                       "--targets", "a", "b", "--method", "stl", "--split", "random"])
     assert args.targets == ["a", "b"] and args.on_invalid == "skip" and args.method == "stl"
+
+
+def test_train_options_reach_the_model(tmp_path, two_task_frame):
+    long = two_task_frame.melt(id_vars="smiles", var_name="task", value_name="value").dropna()
+    data = tmp_path / "long.csv"
+    long.to_csv(data, index=False)
+    out = tmp_path / "m"
+    assert main(["train", "--data", str(data), "--long", "--method", "mtl", "--split", "random",
+                 "--split-sizes", "0.6", "0.2", "0.2", "--atom-featurizer", "v1", "--aggregation", "sum",
+                 "--depth", "2", "--dropout", "0.1", "--ffn-layers", "2", "--no-cache",
+                 "--cache-dir", str(tmp_path / "unused"), "--out", str(out), *SMALL]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["tasks"] == ["freesolv", "doubled"]
+    assert config["featurizer"]["atom_featurizer"] == "v1"
+    assert config["model"] | {"aggregation": "sum", "depth": 2, "dropout": 0.1, "ffn_layers": 2} == config["model"]
+    counts = pd.read_csv(out / "split_counts.csv", index_col=0)
+    assert abs(counts.loc["(molecules)", "test_%"] - 20) < 2
+    assert not (tmp_path / "unused").exists()  # --no-cache wins over --cache-dir
