@@ -371,7 +371,8 @@ def evaluate(model: str | Path, plots: bool = True) -> dict[str, dict]:
     column = config.get("data", {}).get("smiles_column", "smiles")
     test = pd.read_csv(model_dir / "test_set.csv")
     y_true = test[est.tasks_].to_numpy(dtype=np.float64)
-    y_pred = est.predict(test[column].tolist())
+    graphs = est._graphs(test[column].tolist(), progress=False)  # once, for predictions and plots
+    y_pred = predict_array(est.model_, graphs)
     metrics = task_metrics(y_true, y_pred, est.tasks_)
     (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
     pd.DataFrame(y_pred, columns=est.tasks_).assign(**{column: test[column]}).to_csv(
@@ -382,7 +383,7 @@ def evaluate(model: str | Path, plots: bool = True) -> dict[str, dict]:
             parity_plot(y_true[:, k], y_pred[:, k], t, units.get(t, ""),
                         model_dir / "parity" / f"{t}.png", metrics[t])
         if config["method"] in ("gate", "gate-pair"):
-            z, u = gate_views(est.model_, est._graphs(test[column].tolist(), progress=False))
+            z, u = gate_views(est.model_, graphs)
             lf_frame_plot(u, est.tasks_, model_dir / "lf_frame.png")
             latent_spaces_plot(z, y_true, est.tasks_, model_dir / "latent_spaces.png")
     return metrics
