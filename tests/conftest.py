@@ -36,9 +36,10 @@ def two_task_frame(freesolv) -> pd.DataFrame:
     return df
 
 
-@pytest.fixture()
-def two_task_csv(tmp_path, two_task_frame):
-    path = tmp_path / "two.csv"
+@pytest.fixture(scope="session")
+def two_task_csv(tmp_path_factory, two_task_frame):
+    """The two-task frame as a CSV file, written once and only read by tests."""
+    path = tmp_path_factory.mktemp("data") / "two.csv"
     two_task_frame.to_csv(path, index=False)
     return path
 

@@ -8,7 +8,6 @@ indices; its ``test_predictions.csv`` is read back.
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from dataclasses import replace
@@ -18,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from molgate.benchmark.plan import BenchmarkConfig, Job
-from molgate.data.splits import Split
+from molgate.data.splits import Split, write_chemprop_splits
 from molgate.data.table import MoleculeTable
 from molgate.errors import MolgateError
 
@@ -82,8 +81,9 @@ def run_chemprop(job: Job, config: BenchmarkConfig, table: MoleculeTable, split:
         frame = pd.DataFrame(table.y[rows][:, cols], columns=group)
         frame.insert(0, "smiles", [table.smiles[i] for i in rows])
         frame.to_csv(csv, index=False)
-        splits_file = work / "splits.json"
-        splits_file.write_text(json.dumps([{p: [where[int(i)] for i in idx] for p, idx in parts.items()}]))
+        splits_file = write_chemprop_splits(
+            Split(*(np.array([where[int(i)] for i in idx], dtype=int) for idx in parts.values())),
+            work / "splits.json")
         log = work / "chemprop.log"
         with log.open("w") as fh:
             code = subprocess.run(chemprop_command(csv, group, splits_file, work / "run", config, job.seed),

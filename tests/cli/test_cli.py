@@ -12,11 +12,8 @@ SMALL = ["--hidden-size", "32", "--ffn-hidden-size", "32", "--epochs", "2", "--b
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory, two_task_frame):
-    root = tmp_path_factory.mktemp("cli")
-    data = root / "two.csv"
-    two_task_frame.to_csv(data, index=False)
-    out = root / "m"
+def model_dir(tmp_path_factory, two_task_csv):
+    data, out = two_task_csv, tmp_path_factory.mktemp("cli") / "m"
     assert main(["train", "--data", str(data), "--smiles-column", "smiles", "--targets", "freesolv",
                  "doubled", "--method", "mtl", "--split", "scaffold", "--seed", "0", "--out", str(out),
                  *SMALL]) == 0

@@ -16,10 +16,8 @@ from tests.conftest import SMALL
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory, two_task_frame):
-    root = tmp_path_factory.mktemp("runs")
-    data = root / "two.csv"
-    two_task_frame.to_csv(data, index=False)
+def trained(tmp_path_factory, two_task_csv):
+    root, data = tmp_path_factory.mktemp("runs"), two_task_csv
     runs = {m: api.train(data, method=m, split="scaffold", seed=0, out=root / m, **SMALL)
             for m in ("stl", "mtl")}
     return data, runs

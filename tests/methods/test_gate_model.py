@@ -86,15 +86,13 @@ def test_predictions_do_not_depend_on_the_alignment_modules(batch):
 
 
 @pytest.fixture(scope="module")
-def trained_gate(tmp_path_factory, two_task_frame):
-    root = tmp_path_factory.mktemp("gate")
-    data = root / "two.csv"
-    two_task_frame.to_csv(data, index=False)
-    out = root / "g"
+def trained_gate(tmp_path_factory, two_task_csv):
+    data, out = two_task_csv, tmp_path_factory.mktemp("gate") / "g"
     assert main(["train", "--data", str(data), "--method", "gate", "--sharing", "separate",
                  "--out", str(out), "--epochs", "2", "--hidden-size", "16", "--ffn-hidden-size",
                  "8", "--latent-size", "8", "--lf-size", "8", "--beta", "0.5", "--perturb-count",
-                 "2", "--no-progress"]) == 0
+                 "2", "--pair-reduction", "sum", "--encoder-layers", "2", "--transfer-layers", "0",
+                 "--no-progress"]) == 0
     return data, out
 
 
@@ -103,11 +101,14 @@ def test_gate_checkpoint_reloads_to_identical_predictions(trained_gate):
     config = json.loads((out / "config.json").read_text())
     assert config["method"] == "gate" and config["gate"]["sharing"] == "separate"
     assert config["gate"]["weights"]["beta"] == 0.5 and config["gate"]["perturb_count"] == 2
+    assert config["gate"]["weights"]["pair_reduction"] == "sum"
+    assert config["gate"]["encoder_layers"] == 2 and config["gate"]["transfer_layers"] == 0
     a = api.predict(out, data)
     b = api.predict(out, data)
     np.testing.assert_array_equal(a.to_numpy(), b.to_numpy())
     est = api.PropertyRegressor.load(out)
     assert est.model_.gate.sharing == "separate"
+    assert len(est.model_.encoder_mlp.layers) == 3 and len(est.model_.transfer.layers) == 1
     assert torch.equal(est.model_.transfer_ratios, torch.ones(2, 2))
 
 

@@ -128,10 +128,13 @@ def test_cli_fixed_grid_and_learned_ratios(tmp_path, two_task_csv, capsys):
 
     assert main(["train", "--data", str(two_task_csv), "--method", "gate", "--transfer-ratios", "learned",
                  "--ratio-interval", "1", "--hypergradient", "finite-difference",
+                 "--ratio-parameterization", "sigmoid", "--outer-lr", "0.2",
                  "--out", str(tmp_path / "learned"), *TINY]) == 0
     config = json.loads((tmp_path / "learned" / "config.json").read_text())
     assert config["transfer_ratios"]["mode"] == "learned"
-    assert config["transfer_ratios"]["settings"]["hypergradient"] == "finite-difference"
+    settings = config["transfer_ratios"]["settings"]
+    assert settings["hypergradient"] == "finite-difference" and settings["parameterization"] == "sigmoid"
+    assert settings["outer_lr"] == 0.2 and settings["interval"] == 1
     assert (tmp_path / "learned" / "transfer_ratios_history.json").exists()
 
     assert main(["train", "--data", str(two_task_csv), "--method", "mtl", "--transfer-ratios", "learned",
