@@ -178,9 +178,9 @@ def gate_views(model, graphs, batch_size: int = 256) -> tuple[np.ndarray, np.nda
     zs, us = [], []
     with torch.no_grad():
         for batch in make_loader(GraphDataset(graphs), batch_size):
-            z = model.latents(batch.bmg)
+            z, u = model.lf_points(batch.bmg)
             zs.append(z.numpy())
-            us.append(model.transfer(z).numpy())
+            us.append(u.numpy())
     return np.concatenate(zs, axis=1), np.concatenate(us, axis=1)
 
 
@@ -382,7 +382,7 @@ def evaluate(model: str | Path, plots: bool = True) -> dict[str, dict]:
         for k, t in enumerate(est.tasks_):
             parity_plot(y_true[:, k], y_pred[:, k], t, units.get(t, ""),
                         model_dir / "parity" / f"{t}.png", metrics[t])
-        if config["method"] in ("gate", "gate-pair"):
+        if config["method"] in ("gate", "gate-pair", "gate-extended"):
             z, u = gate_views(est.model_, graphs)
             lf_frame_plot(u, est.tasks_, model_dir / "lf_frame.png")
             latent_spaces_plot(z, y_true, est.tasks_, model_dir / "latent_spaces.png")
@@ -404,6 +404,106 @@ def make_splits(data: str | Path, out_dir: str | Path, targets: list[str] | None
             split_counts(table, split).to_csv(out_dir / f"{kind}_seed{seed}_counts.csv")
             paths.append(path)
     return paths
+
+
+@dataclass
+class AddTaskResult:
+    model_dir: Path
+    task: str
+    split_counts: pd.DataFrame
+    rejects_file: Path | None
+    seconds: float  # training the new task's modules
+    cache_seconds: float  # computing the frozen model's cached outputs, once
+    fit: dict = field(default_factory=dict)
+
+
+def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
+             smiles_column: str = "smiles", split: str = "scaffold", seed: int = 0,
+             split_file: str | Path | None = None, split_sizes=(0.8, 0.1, 0.1),
+             on_invalid: str = "error", init_encoder: str = "pretrained", cache_frozen: bool = True,
+             epochs: int = 50, batch_size: int = 64, patience: int = 10, warmup_epochs: int = 2,
+             init_lr: float = 1e-4, max_lr: float = 1e-3, final_lr: float = 1e-4,
+             accelerator: str = "cpu", progress: bool = True, cache: bool = True,
+             cache_dir: str | None = None) -> AddTaskResult:
+    """``molgate add-task``: a GATE model in ``model`` plus one new task, saved to ``out``.
+
+    Everything in ``model`` is frozen (the folder itself is only read); the new task's own
+    modules are trained on ``target`` of ``data`` with the GATE losses against the frozen tasks
+    (:mod:`molgate.methods.task_addition`). The split is of the new data (or ``split_file``):
+    train fits, validation early-stops, test is kept for ``molgate evaluate``.
+    """
+    import time
+
+    from molgate.methods.extended_gate import extend
+    from molgate.methods.task_addition import TaskAdditionModel, cached_embeddings, new_task_part
+    from molgate.train.checkpoint import read_config
+
+    model_dir, out = Path(model), Path(out)
+    config = read_config(model_dir)
+    if config["method"] not in ("gate", "gate-pair", "gate-extended"):
+        raise InputError(f"add-task extends a GATE model; this one was trained with method "
+                         f"{config['method']!r}", file=str(model_dir / "config.json"))
+    if out.resolve() == model_dir.resolve():
+        raise InputError("--out must be a new folder: the pre-trained model is left unchanged",
+                         file=str(out))
+    if target in config["tasks"]:
+        raise InputError(f"task '{target}' already exists in the model {model_dir} (tasks: "
+                         f"{', '.join(config['tasks'])}); add-task only adds new tasks, so retrain "
+                         "the model to change an existing one", file=str(data), column=target)
+    frozen, config = load_model(model_dir)
+    table, rejects = read_table(data, smiles_column, [target], on_invalid=on_invalid)
+    rejects_file = write_rejects(rejects, out)
+    the_split = prepare_split(table, split, seed, split_file, split_sizes)
+    _check_split(table, the_split, str(data))
+    out.mkdir(parents=True, exist_ok=True)
+    save_split(the_split, table, out / "split.json")
+    counts = split_counts(table, the_split)
+    counts.to_csv(out / "split_counts.csv")
+    logger.info("add-task %s: split (%s, seed %d):\n%s", target, the_split.kind, seed, counts.to_string())
+
+    featurizer = FeaturizerSettings(**config["featurizer"])
+    settings = TrainSettings(epochs, batch_size, patience, warmup_epochs, init_lr, max_lr, final_lr,
+                             seed, accelerator, 1, progress)
+    torch.manual_seed(seed)
+    used = np.union1d(the_split.train, the_split.val)
+    graphs = featurize([table.smiles[i] for i in used], featurizer, cache=cache, cache_dir=cache_dir,
+                       progress=progress)
+    start = time.perf_counter()
+    context = cached_embeddings(frozen, graphs) if cache_frozen else None
+    cache_seconds = time.perf_counter() - start
+    position = {int(i): j for j, i in enumerate(used)}
+
+    new = new_task_part(frozen, init_encoder=init_encoder)
+    trainer_view = TaskAdditionModel(frozen, new)
+    trainer_view.scaler.fit(table.y[the_split.train])
+    with torch.no_grad():
+        y_std = trainer_view.scaler.transform(torch.as_tensor(table.y, dtype=torch.float32)).numpy()
+
+    def dataset(idx, with_context: bool) -> GraphDataset:
+        rows = [position[int(i)] for i in idx]
+        ctx = context[rows] if (with_context and context is not None) else None
+        return GraphDataset([graphs[r] for r in rows], y_std[idx], ctx)
+
+    fit = fit_model(trainer_view, dataset(the_split.train, True), dataset(the_split.val, False), out,
+                    settings, name="logs")
+    extended = extend(frozen, new)
+    units = list(config.get("units", [""] * len(config["tasks"]))) + units_from_manifest(data, [target])
+    added_info = list(config.get("added_tasks", [])) + [{
+        "task": target, "data": str(Path(data).resolve()), "smiles_column": smiles_column,
+        "split": the_split.kind, "seed": seed, "init_encoder": init_encoder,
+        "cache_frozen": context is not None, "training": settings.to_dict(), "fit": asdict(fit),
+        "cache_seconds": cache_seconds, "from_model": str(model_dir.resolve())}]
+    keep = {k: config[k] for k in ("data", "training", "fit", "throughput", "transfer_ratios") if k in config}
+    save_model(extended, out, list(config["tasks"]) + [target], units, featurizer,
+               {**keep, "added_tasks": added_info})
+    # the test molecules of every task, old and new, for ``molgate evaluate``
+    column = config.get("data", {}).get("smiles_column", "smiles")
+    old_test = model_dir / "test_set.csv"
+    new_test = table.subset(the_split.test).to_frame(smiles_column).rename(columns={smiles_column: column})
+    frames = ([pd.read_csv(old_test)] if old_test.exists() else []) + [new_test]
+    merged = pd.concat(frames, ignore_index=True).groupby(column, sort=False, as_index=False).first()
+    merged.to_csv(out / "test_set.csv", index=False)
+    return AddTaskResult(out, target, counts, rejects_file, fit.seconds, cache_seconds, asdict(fit))
 
 
 def benchmark(tasks="reference10", splits=("scaffold",), seeds=(0, 1, 2, 3, 4),
@@ -444,5 +544,5 @@ def benchmark(tasks="reference10", splits=("scaffold",), seeds=(0, 1, 2, 3, 4),
                         dict(zip(names, units_from_manifest(data_file, names))))
 
 
-__all__ = ["PropertyRegressor", "benchmark", "TrainResult", "train", "predict", "evaluate", "make_splits",
+__all__ = ["PropertyRegressor", "add_task", "AddTaskResult", "benchmark", "TrainResult", "train", "predict", "evaluate", "make_splits",
            "build_suite", "summarize_suite", "metrics_table", "predict_array", "gate_views"]

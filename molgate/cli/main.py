@@ -158,6 +158,21 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_add_task(a: argparse.Namespace) -> int:
+    from molgate import api
+
+    result = api.add_task(a.model, a.data, a.target, a.out, a.smiles_column, a.split, a.seed,
+                          a.split_file, tuple(a.split_sizes), a.on_invalid, a.init_encoder,
+                          not a.no_cache_frozen, a.epochs, a.batch_size, a.patience, a.warmup_epochs,
+                          a.init_lr, a.max_lr, a.final_lr, a.accelerator, not a.no_progress,
+                          not a.no_cache, a.cache_dir)
+    print(f"task '{a.target}' added: model saved to {result.model_dir} ({result.seconds:.1f} s "
+          f"training, {result.cache_seconds:.1f} s caching the frozen model); {a.model} is unchanged")
+    if a.evaluate:
+        _print_metrics(api.evaluate(result.model_dir), result.model_dir)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="molgate", description=(
         "GATE and baselines for molecular property prediction. Run 'molgate COMMAND --help'."))
@@ -182,6 +197,37 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_options(p)
     _add_gate_options(p)
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("add-task", help="add a new task to a trained GATE model without retraining it")
+    p.add_argument("--model", required=True, help="the pre-trained GATE model directory (left unchanged)")
+    p.add_argument("--data", required=True, help="CSV/Parquet with a SMILES column and the new task")
+    p.add_argument("--target", required=True, help="the new task's column (must not be in the model)")
+    p.add_argument("--out", required=True, help="the extended model directory (old tasks + the new one)")
+    p.add_argument("--smiles-column", default="smiles")
+    p.add_argument("--split", choices=["random", "scaffold"], default="scaffold")
+    p.add_argument("--split-file", default=None, help="reuse a saved split (molgate split file)")
+    p.add_argument("--split-sizes", nargs=3, type=float, default=[0.8, 0.1, 0.1])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--on-invalid", choices=["error", "skip"], default="error",
+                   help="skip: continue and write rejected rows to OUT.rejects.csv")
+    p.add_argument("--init-encoder", choices=["pretrained", "random"], default="pretrained",
+                   help="start the new task's encoder from the pre-trained trunk or from scratch")
+    p.add_argument("--no-cache-frozen", action="store_true",
+                   help="recompute the frozen model's embeddings every batch instead of once")
+    p.add_argument("--evaluate", action="store_true", help="evaluate every task afterwards")
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=int, default=50)
+    t.add_argument("--batch-size", type=int, default=64)
+    t.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
+    t.add_argument("--warmup-epochs", type=int, default=2)
+    t.add_argument("--init-lr", type=float, default=1e-4)
+    t.add_argument("--max-lr", type=float, default=1e-3)
+    t.add_argument("--final-lr", type=float, default=1e-4)
+    t.add_argument("--accelerator", default="cpu", help="cpu, gpu or auto (Lightning's names)")
+    t.add_argument("--no-cache", action="store_true", help="do not use the on-disk graph cache")
+    t.add_argument("--cache-dir", default=None, help="graph cache (default ~/.cache/molgate)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_add_task)
 
     p = sub.add_parser("predict", help="predict every task of a model for new molecules")
     p.add_argument("--model", required=True, help="model directory")

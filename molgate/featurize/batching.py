@@ -19,14 +19,19 @@ class GraphBatch(NamedTuple):
     bmg: BatchMolGraph
     y: torch.Tensor  # [B, K] standardised, 0 where missing
     mask: torch.Tensor  # [B, K] bool, True where a label exists
+    context: torch.Tensor | None = None  # [B, C] precomputed per-molecule inputs (e.g. a frozen model's)
 
 
 class GraphDataset(Dataset):
-    """Graphs and (optionally) labels, indexed by molecule."""
+    """Graphs and (optionally) labels and precomputed per-molecule context, indexed by molecule."""
 
-    def __init__(self, graphs: Sequence[MolGraph], y: np.ndarray | None = None):
+    def __init__(self, graphs: Sequence[MolGraph], y: np.ndarray | None = None,
+                 context: np.ndarray | None = None):
         self.graphs = list(graphs)
         n = len(self.graphs)
+        if context is not None and len(context) != n:
+            raise ValueError(f"context has {len(context)} rows for {n} graphs")
+        self.context = None if context is None else np.asarray(context, dtype=np.float32)
         y = np.zeros((n, 0)) if y is None else np.asarray(y, dtype=np.float32).reshape(n, -1)
         self.mask = ~np.isnan(y)
         self.y = np.where(self.mask, y, 0.0).astype(np.float32)
@@ -40,7 +45,8 @@ class GraphDataset(Dataset):
     def collate(self, indices: list[int]) -> GraphBatch:
         idx = np.asarray(indices)
         return GraphBatch(BatchMolGraph([self.graphs[i] for i in idx]),
-                          torch.from_numpy(self.y[idx]), torch.from_numpy(self.mask[idx]))
+                          torch.from_numpy(self.y[idx]), torch.from_numpy(self.mask[idx]),
+                          None if self.context is None else torch.from_numpy(self.context[idx]))
 
 
 def make_loader(dataset: GraphDataset, batch_size: int = 64, shuffle: bool = False,

@@ -1,12 +1,13 @@
 """One file per method; ``MODELS`` maps a method name to its model class."""
 
 from molgate.methods.base import EncoderConfig, PropertyModel
+from molgate.methods.extended_gate import ExtendedGATEModel
 from molgate.methods.gate import GATEModel, GateConfig, GatePairModel
 from molgate.methods.mtl import MTLModel
 from molgate.methods.stl import STLModel
 
 MODELS: dict[str, type[PropertyModel]] = {"stl": STLModel, "mtl": MTLModel, "gate": GATEModel,
-                                          "gate-pair": GatePairModel}
+                                          "gate-pair": GatePairModel, "gate-extended": ExtendedGATEModel}
 
 
 def build_model(method: str, n_tasks: int, d_v: int, d_e: int, config: EncoderConfig,
@@ -15,10 +16,12 @@ def build_model(method: str, n_tasks: int, d_v: int, d_e: int, config: EncoderCo
     if method not in MODELS:
         raise ValueError(f"method must be one of {sorted(MODELS)}, got {method!r}")
     extra = extra or {}
+    if method == "gate-extended":
+        return ExtendedGATEModel.from_config(d_v, d_e, config, extra)
     if method in ("gate", "gate-pair"):
         return MODELS[method](n_tasks, d_v, d_e, config, GateConfig(**extra.get("gate", {})))
     return MODELS[method](n_tasks, d_v, d_e, config)
 
 
-__all__ = ["EncoderConfig", "PropertyModel", "MTLModel", "STLModel", "GATEModel", "GatePairModel",
+__all__ = ["EncoderConfig", "PropertyModel", "MTLModel", "STLModel", "GATEModel", "GatePairModel", "ExtendedGATEModel",
            "GateConfig", "MODELS", "build_model"]

@@ -100,10 +100,16 @@ class GATEModel(PropertyModel):
             return self.message_passing.initial(bmg)
         return self.trunk(bmg)
 
-    def perturb(self, e: Tensor, count: int) -> Tensor:
-        """``[count, *e.shape]`` noisy copies; the noise scale follows the batch spread of ``e``."""
+    def perturb(self, e: Tensor, count: int = 0, noise: Tensor | None = None) -> Tensor:
+        """``[count, *e.shape]`` noisy copies; the noise scale follows the batch spread of ``e``.
+
+        ``noise`` (standard normal, ``[count, *e.shape]``) lets several models share the same
+        perturbations, as the frozen and the new tasks do in task addition.
+        """
+        if noise is None:
+            noise = torch.randn(count, *e.shape, device=e.device, dtype=e.dtype)
         scale = self.gate.perturb_scale * e.detach().std(dim=0, keepdim=True)
-        return e.unsqueeze(0) + torch.randn(count, *e.shape, device=e.device, dtype=e.dtype) * scale
+        return e.unsqueeze(0) + noise * scale
 
     def encode(self, bmg: BatchMolGraph, e: Tensor) -> Tensor:
         """Task latents ``z [K, *S, B, d_z]`` from a shared embedding ``e [*S, ...]``."""
@@ -123,6 +129,20 @@ class GATEModel(PropertyModel):
     def latents(self, bmg: BatchMolGraph) -> Tensor:
         """``z [K, B, d_z]``; ``self.transfer(z)`` gives the LF points ``u``."""
         return self.encode(bmg, self.shared_embedding(bmg))
+
+    def lf_points(self, bmg: BatchMolGraph) -> tuple[Tensor, Tensor]:
+        """``(z [K, B, d_z], u [K, B, d_lf])``: task latents and their points in the LF frame."""
+        z = self.latents(bmg)
+        return z, self.transfer(z)
+
+    def lf_views(self, bmg: BatchMolGraph, noise: Tensor | None = None,
+                 embedding: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
+        """LF points ``u [K, B, d_lf]`` and, given ``noise [M, *e.shape]``, those of the perturbed
+        inputs ``u_pert [K, M, B, d_lf]``. ``embedding`` is a precomputed shared embedding."""
+        e = self.shared_embedding(bmg) if embedding is None else embedding
+        stacked = e.unsqueeze(0) if noise is None else torch.cat([e.unsqueeze(0), self.perturb(e, noise=noise)])
+        u_all = self.transfer(self.encode(bmg, stacked))
+        return u_all[:, 0], (u_all[:, 1:] if noise is not None else None)
 
     # ------------------------------------------------------------------ training
     def _terms(self, batch: GraphBatch) -> dict:

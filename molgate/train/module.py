@@ -78,7 +78,8 @@ class RegressionModule(L.LightningModule):
 
     def transfer_batch_to_device(self, batch: GraphBatch, device, dataloader_idx: int):
         batch.bmg.to(device)
-        return GraphBatch(batch.bmg, batch.y.to(device), batch.mask.to(device))
+        context = None if batch.context is None else batch.context.to(device)
+        return GraphBatch(batch.bmg, batch.y.to(device), batch.mask.to(device), context)
 
     def configure_optimizers(self):
         s = self.settings

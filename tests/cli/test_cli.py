@@ -20,7 +20,7 @@ def model_dir(tmp_path_factory, two_task_csv):
     return data, out
 
 
-@pytest.mark.parametrize("cmd", [[], ["train"], ["predict"], ["evaluate"], ["split"], ["data"],
+@pytest.mark.parametrize("cmd", [[], ["train"], ["add-task"], ["predict"], ["evaluate"], ["split"], ["data"],
                                  ["data", "build"], ["data", "summary"], ["data", "split"]])
 def test_every_command_has_help(cmd, capsys):
     with pytest.raises(SystemExit) as exc:
@@ -123,3 +123,30 @@ def test_train_options_reach_the_model(tmp_path, two_task_frame):
     counts = pd.read_csv(out / "split_counts.csv", index_col=0)
     assert abs(counts.loc["(molecules)", "test_%"] - 20) < 2
     assert not (tmp_path / "unused").exists()  # --no-cache wins over --cache-dir
+
+
+def test_add_task_extends_a_gate_model(tmp_path, two_task_csv, freesolv, capsys):
+    gate = tmp_path / "gate"
+    assert main(["train", "--data", str(two_task_csv), "--targets", "freesolv", "doubled", "--method",
+                 "gate", "--latent-size", "16", "--lf-size", "16", "--out", str(gate), *SMALL]) == 0
+    new = freesolv.iloc[60:140].rename(columns={"smiles": "SMILES"}).copy()
+    new["shifted"] = new["freesolv"] + 10
+    data = tmp_path / "new.csv"
+    new[["SMILES", "shifted"]].to_csv(data, index=False)
+    out = tmp_path / "gate+shifted"
+    assert main(["add-task", "--model", str(gate), "--data", str(data), "--smiles-column", "SMILES",
+                 "--target", "shifted", "--out", str(out), "--split", "random", "--epochs", "2",
+                 "--batch-size", "32", "--patience", "3", "--init-encoder", "random",
+                 "--no-cache-frozen", "--no-progress", "--evaluate"]) == 0
+    printed = capsys.readouterr().out
+    assert "task 'shifted' added" in printed and "unchanged" in printed and "rmse" in printed
+    pred = tmp_path / "pred.csv"
+    assert main(["predict", "--model", str(out), "--data", str(two_task_csv), "--out", str(pred)]) == 0
+    assert list(pd.read_csv(pred).columns) == ["smiles", "freesolv", "doubled", "shifted"]
+    added = json.loads((out / "config.json").read_text())["added_tasks"]
+    assert added[0]["task"] == "shifted" and added[0]["init_encoder"] == "random"
+    assert added[0]["cache_frozen"] is False and added[0]["split"] == "random"
+    # a task the model already has is a one-line error, exit 2
+    assert main(["add-task", "--model", str(gate), "--data", str(two_task_csv), "--target", "doubled",
+                 "--out", str(tmp_path / "x"), "--no-progress"]) == 2
+    assert "already exists" in capsys.readouterr().err

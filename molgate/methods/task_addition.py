@@ -1,0 +1,129 @@
+r"""Adding a task to a frozen GATE (gate-spec section 7): what is trained and what is cached.
+
+The new task n gets a single-task :class:`GATEModel` (encoder, Transfer, Inverse, Head); its
+encoder starts from the pre-trained trunk **[ours]**. Only these modules are trained, with
+
+.. math::
+
+    l_{reg} + \alpha l_{auto} + \frac{1}{K} \sum_{a \in \text{frozen}}
+    \left(\beta C[a, n] + \gamma P[a, n] + \delta D[a, n]\right)
+
+the GATE loss of :mod:`molgate.methods.gate_losses` over the K + 1 tasks with transfer ratio 1
+for every frozen source a -> n and 0 elsewhere (pairs among frozen tasks have no gradient to give).
+The frozen tasks see the same perturbations as the new one (the same standard-normal draws, each
+scaled by its own embedding's spread).
+
+Caching: the frozen parts never change, so whatever of them does not depend on the random
+perturbations is computed once per molecule before training. For a ``trunk`` part that is its
+shared D-MPNN embedding (the expensive message passing); its per-task MLPs, which the perturbed
+copies must go through, are small. A ``separate`` part perturbs per-bond states inside its message
+passing, so it runs (without gradients) on every batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from molgate.featurize.batching import GraphBatch, GraphDataset, make_loader
+from molgate.methods.base import PropertyModel
+from molgate.methods.extended_gate import ExtendedGATEModel, gate_parts
+from molgate.methods.gate import GATEModel, GateConfig
+from molgate.methods.gate_losses import total_loss
+
+
+def new_task_part(frozen: GATEModel | ExtendedGATEModel, gate: GateConfig | None = None,
+                  init_encoder: str = "pretrained") -> GATEModel:
+    """A single-task GATE shaped like the frozen model, its encoder copied from the pre-trained one.
+
+    ``init_encoder="pretrained"`` copies the base model's shared trunk (``trunk`` sharing); a
+    ``separate`` base and ``"random"`` leave the usual random initialisation.
+    """
+    if init_encoder not in ("pretrained", "random"):
+        raise ValueError("init_encoder must be 'pretrained' or 'random'")
+    base = gate_parts(frozen)[0]
+    new = GATEModel(1, base.d_v, base.d_e, base.config, gate or base.gate)
+    if init_encoder == "pretrained" and base.gate.sharing == "trunk" and new.gate.sharing == "trunk":
+        new.trunk.load_state_dict(base.trunk.state_dict())
+    return new
+
+
+@torch.no_grad()
+def cached_embeddings(frozen: GATEModel | ExtendedGATEModel, graphs, batch_size: int = 256
+                      ) -> np.ndarray | None:
+    """``[N, P * d_h]``: the trunk embedding of every frozen ``trunk`` part, per molecule
+    (None if no part can be cached)."""
+    parts = [p for p in gate_parts(frozen) if p.gate.sharing == "trunk"]
+    if not parts or not graphs:
+        return None
+    frozen.eval()
+    chunks = []
+    for batch in make_loader(GraphDataset(graphs), batch_size):
+        chunks.append(torch.cat([p.trunk(batch.bmg) for p in parts], dim=1).numpy())
+    return np.concatenate(chunks)
+
+
+class TaskAdditionModel(PropertyModel):
+    """The training view: a frozen GATE and the new task's part; predicts the new task only."""
+
+    method = "gate-task-addition"
+
+    def __init__(self, frozen: GATEModel | ExtendedGATEModel, new: GATEModel):
+        super().__init__(1, new.d_v, new.d_e, new.config)
+        self.frozen = frozen.requires_grad_(False).eval()
+        self.new = new
+        self.scaler = new.scaler  # fitted on the new task's training labels
+        k = frozen.n_tasks
+        ratios = torch.zeros(k + 1, k + 1)
+        ratios[:k, k] = 1.0  # every frozen source -> the new target
+        self.register_buffer("transfer_ratios", ratios)
+
+    def train(self, mode: bool = True) -> "TaskAdditionModel":
+        super().train(mode)
+        self.frozen.eval()  # frozen means frozen: no dropout, no batch statistics
+        return self
+
+    def forward(self, bmg) -> Tensor:
+        return self.new(bmg)
+
+    def _frozen_views(self, batch: GraphBatch, noise: Tensor | None) -> tuple[Tensor, Tensor | None]:
+        parts = gate_parts(self.frozen)
+        embeddings: list[Tensor | None] = [None] * len(parts)
+        if batch.context is not None:
+            d_h = self.new.config.hidden_size
+            trunk = [i for i, p in enumerate(parts) if p.gate.sharing == "trunk"]
+            for j, i in enumerate(trunk):
+                embeddings[i] = batch.context[:, j * d_h:(j + 1) * d_h]
+        with torch.no_grad():
+            if isinstance(self.frozen, ExtendedGATEModel):
+                return self.frozen.lf_views(batch.bmg, noise, embeddings)
+            return self.frozen.lf_views(batch.bmg, noise, embeddings[0])
+
+    def training_loss(self, batch: GraphBatch) -> tuple[Tensor, dict[str, Tensor]]:
+        new, weights = self.new, self.new.gate.weights
+        active = weights.active()
+        e = new.shared_embedding(batch.bmg)
+        m = new.gate.perturb_count if "dis" in active else 0
+        noise = torch.randn(m, *e.shape, device=e.device, dtype=e.dtype) if m else None
+        u_old, u_old_pert = self._frozen_views(batch, noise)
+        stacked = torch.cat([e.unsqueeze(0), new.perturb(e, noise=noise)]) if m else e.unsqueeze(0)
+        z_all = new.encode(batch.bmg, stacked)  # [1, 1 + M, B, d_z]
+        u_all = new.transfer(z_all)
+        z, u = z_all[:, 0], u_all[:, 0]
+        b, k = batch.y.shape[0], self.frozen.n_tasks
+        pad = batch.y.new_zeros(b, k)
+        pred = torch.cat([pad, new.predict_from_latent(z)], dim=1)
+        y = torch.cat([pad, batch.y], dim=1)
+        mask = torch.cat([torch.zeros_like(pad, dtype=torch.bool), batch.mask], dim=1)
+
+        def predict_from_lf(x: Tensor, targets: Tensor) -> Tensor:
+            return new.map_to_target(x, torch.zeros_like(targets))  # only target n is labelled
+
+        return total_loss(pred, y, z=z, z_rec=new.inverse(u), u=torch.cat([u_old, u]),
+                          u_pert=torch.cat([u_old_pert, u_all[:, 1:]]) if m else None,
+                          predict_from_lf=predict_from_lf, mask=mask,
+                          transfer_ratios=self.transfer_ratios, weights=weights)
+
+
+__all__ = ["TaskAdditionModel", "cached_embeddings", "new_task_part"]
