@@ -108,7 +108,8 @@ class GATEModel(PropertyModel):
         """
         if noise is None:
             noise = torch.randn(count, *e.shape, device=e.device, dtype=e.dtype)
-        scale = self.gate.perturb_scale * e.detach().std(dim=0, keepdim=True)
+        # correction=0: a batch of one molecule gets no noise instead of a NaN scale
+        scale = self.gate.perturb_scale * e.detach().std(dim=0, correction=0, keepdim=True)
         return e.unsqueeze(0) + noise * scale
 
     def encode(self, bmg: BatchMolGraph, e: Tensor) -> Tensor:

@@ -66,6 +66,15 @@ def test_zero_transfer_ratios_remove_every_pair_term(batch):
     assert parts["auto"] > 0
 
 
+@pytest.mark.parametrize("sharing", ["trunk", "separate"])
+def test_a_batch_of_one_molecule_gives_a_finite_loss(sharing):
+    """The last batch of an epoch can hold one molecule: its batch spread is 0, not NaN."""
+    graphs = featurize(SMILES[:1], progress=False)
+    one = GraphDataset(graphs, np.array([[1.0, np.nan, 0.5]])).collate([0])
+    loss, parts = small_gate(sharing).training_loss(one)
+    assert torch.isfinite(loss) and all(torch.isfinite(v) for v in parts.values())
+
+
 def test_perturbations_are_shared_by_every_task_and_scaled_by_batch_spread():
     model = small_gate()
     e = torch.randn(50, 16) * torch.linspace(0.1, 10, 16)
