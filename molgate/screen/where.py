@@ -36,9 +36,10 @@ class Criteria:
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
         """True where a row meets the criteria (a NaN property never does)."""
         value = _evaluate(self.tree.body, frame)
-        if np.ndim(value) == 0:
-            return np.full(len(frame), bool(value))
-        return np.asarray(value, dtype=bool)
+        mask = np.full(len(frame), bool(value)) if np.ndim(value) == 0 else np.asarray(value, dtype=bool)
+        if self.names:  # "not (x < 1)" must not select a molecule whose x is unknown
+            mask &= frame[self.names].notna().to_numpy().all(axis=1)
+        return mask
 
 
 def parse_where(expression: str, columns: list[str]) -> Criteria:

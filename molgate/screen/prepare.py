@@ -1,0 +1,65 @@
+"""The per-molecule work of a screen that needs no model: parse, canonicalise, featurise, and the
+applicability-domain similarity. It runs in worker processes (one chunk per task), so it must be
+importable top-level functions with their state set once per process by :func:`init_worker`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from chemprop.data.molgraph import MolGraph
+from rdkit import Chem, RDLogger
+
+from molgate.featurize.graphs import FeaturizerSettings, mol_from_smiles
+from molgate.screen.domain import fingerprint_generator, fingerprints, nearest_similarity
+from molgate.screen.reader import LibraryChunk
+
+_STATE: dict = {}
+
+
+@dataclass
+class PreparedChunk:
+    index: int
+    file: str
+    rows: list[int]  # rows (1-based, per file) of the valid molecules
+    smiles: list[str]  # as given in the library
+    graphs: list[MolGraph]
+    similarity: np.ndarray | None  # nearest training neighbour, per valid molecule
+    rejects: list[dict] = field(default_factory=list)  # file, row, smiles, reason
+    n_read: int = 0
+
+
+def init_worker(featurizer: dict, reference_smiles: list[str] | None) -> None:
+    """Build the featuriser and the reference fingerprints once per process."""
+    RDLogger.DisableLog("rdApp.*")  # invalid SMILES are reported as rejects, not as log noise
+    settings = FeaturizerSettings(**featurizer)
+    _STATE.update(settings=settings, featurizer=settings.build(),
+                  reference=None if reference_smiles is None else fingerprints(reference_smiles),
+                  generator=fingerprint_generator())
+
+
+def prepare_chunk(chunk: LibraryChunk) -> PreparedChunk:
+    settings, featurizer = _STATE["settings"], _STATE["featurizer"]
+    reference, gen = _STATE["reference"], _STATE["generator"]
+    rows, smiles, graphs, sims, rejects = [], [], [], [], []
+    for row, s in zip(chunk.rows, chunk.smiles):
+        text = s.strip()
+        mol = Chem.MolFromSmiles(text) if text else None
+        if mol is None:
+            rejects.append({"file": chunk.file, "row": row, "smiles": s,
+                            "reason": "empty SMILES" if not text else "invalid SMILES (RDKit cannot parse it)"})
+            continue
+        try:
+            # the model was trained on canonical SMILES; chiral features follow the atom order
+            canonical = mol_from_smiles(Chem.MolToSmiles(mol), settings)
+            graphs.append(featurizer(canonical))
+        except Exception as exc:  # noqa: BLE001 - any featuriser failure becomes a reject
+            rejects.append({"file": chunk.file, "row": row, "smiles": s, "reason": f"cannot featurise: {exc}"})
+            continue
+        rows.append(row)
+        smiles.append(s)
+        if reference is not None:
+            sims.append(nearest_similarity(gen.GetFingerprint(canonical), reference))
+    return PreparedChunk(chunk.index, chunk.file, rows, smiles, graphs,
+                         np.asarray(sims) if reference is not None else None, rejects, len(chunk.rows))

@@ -1,0 +1,273 @@
+"""``molgate screen``: predict a library chunk by chunk, keep the hits, and survive being killed.
+
+Data flow: the library is read in numbered chunks (:mod:`molgate.screen.reader`); worker processes
+parse, featurise and measure the applicability domain (:mod:`molgate.screen.prepare`), a bounded
+number of chunks ahead; the main process predicts every task of every model in one pass per batch
+(:mod:`molgate.screen.models`), applies ``--where`` and writes the chunk's rows to its own Parquet
+part under ``OUT.parts/``, atomically (write, then rename). A rerun with the same arguments skips
+the chunks whose part exists, so nothing is duplicated or missed; when all parts exist they are
+concatenated, in chunk order, into ``OUT`` and the parts folder is removed. Memory holds a few
+chunks, however large the library.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import multiprocessing as mp
+import os
+import shutil
+import time
+from collections import deque
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm.auto import tqdm
+
+from molgate.errors import InputError
+from molgate.screen.domain import DEFAULT_THRESHOLD, training_smiles
+from molgate.screen.models import ScreenModels, load_screen_models
+from molgate.screen.prepare import PreparedChunk, init_worker, prepare_chunk
+from molgate.screen.reader import check_library, count_rows, iter_chunks
+from molgate.screen.where import Criteria, parse_where
+
+logger = logging.getLogger("molgate")
+
+DOMAIN_COLUMNS = ("nn_similarity", "in_domain")
+
+
+@dataclass
+class ScreenSettings:
+    """Everything that decides the output rows; a resumed run must use the same."""
+
+    where: str | None = None
+    domain: bool = True
+    domain_threshold: float = DEFAULT_THRESHOLD
+    smiles_column: str = "smiles"
+    chunk_size: int = 10_000
+    batch_size: int = 1024
+
+
+@dataclass
+class ScreenSummary:
+    out: str
+    read: int = 0
+    valid: int = 0
+    invalid: int = 0
+    hits: int = 0
+    seconds: float = 0.0
+    molecules_per_second: float = 0.0
+    chunks: int = 0
+    resumed_chunks: int = 0
+    rejects_file: str | None = None
+    columns: list[str] = field(default_factory=list)
+
+
+def _file_identity(path: Path) -> dict:
+    st = path.stat()
+    return {"path": str(path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def run_signature(models: ScreenModels, library: list[Path], settings: ScreenSettings) -> str:
+    """A hash of the inputs and settings: a resumed run must match it exactly."""
+    payload = {
+        "models": [{**_file_identity(Path(d) / "weights.pt"), "config": (Path(d) / "config.json").read_text()}
+                   for d in models.dirs],
+        "library": [_file_identity(p) for p in library],
+        "settings": asdict(settings),
+    }
+    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+
+def output_columns(models: ScreenModels, settings: ScreenSettings) -> list[str]:
+    return ["smiles", "library_file", "row", *models.columns(), *(DOMAIN_COLUMNS if settings.domain else ())]
+
+
+def chunk_frame(prepared: PreparedChunk, preds: np.ndarray, file_index: int, models: ScreenModels,
+                settings: ScreenSettings) -> pd.DataFrame:
+    """One row per valid molecule: SMILES as given, where it came from, properties in units."""
+    data: dict = {"smiles": prepared.smiles,
+                  "library_file": np.full(len(prepared.smiles), file_index, dtype=np.int32),
+                  "row": np.asarray(prepared.rows, dtype=np.int64)}
+    mean = preds.mean(axis=1) if len(preds) else np.zeros((0, len(models.tasks)))
+    std = preds.std(axis=1) if len(preds) else mean
+    for k, task in enumerate(models.tasks):
+        data[task] = mean[:, k].astype(np.float64)
+        if models.ensemble:
+            data[f"{task}_std"] = std[:, k].astype(np.float64)
+    if settings.domain:
+        sim = prepared.similarity if prepared.similarity is not None else np.zeros(len(prepared.smiles))
+        data["nn_similarity"] = sim.astype(np.float64)
+        data["in_domain"] = sim >= settings.domain_threshold
+    return pd.DataFrame(data)
+
+
+def _schema(models: ScreenModels, settings: ScreenSettings) -> pa.Schema:
+    fields = [pa.field("smiles", pa.string()), pa.field("library_file", pa.int32()), pa.field("row", pa.int64())]
+    fields += [pa.field(c, pa.float64()) for c in models.columns()]
+    if settings.domain:
+        fields += [pa.field("nn_similarity", pa.float64()), pa.field("in_domain", pa.bool_())]
+    units = {t: u for t, u in zip(models.tasks, models.units)}
+    return pa.schema(fields, metadata={"molgate.units": json.dumps(units),
+                                       "molgate.models": json.dumps(models.dirs),
+                                       "molgate.where": settings.where or ""})
+
+
+def _write_atomic_parquet(frame: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), tmp)
+    os.replace(tmp, path)
+
+
+def _ordered_bounded(pool, items: Iterable, window: int) -> Iterator:
+    """``pool.imap`` in order, but never more than ``window`` items read ahead (flat memory)."""
+    pending: deque = deque()
+    for item in items:
+        pending.append(pool.apply_async(prepare_chunk, (item,)))
+        if len(pending) >= window:
+            yield pending.popleft().get()
+    while pending:
+        yield pending.popleft().get()
+
+
+def prepared_chunks(chunks: Iterable, workers: int, featurizer: dict, reference: list[str] | None
+                    ) -> Iterator[PreparedChunk]:
+    """Chunks parsed and featurised by ``workers`` processes (0: in this process)."""
+    if workers <= 0:
+        init_worker(featurizer, reference)
+        for chunk in chunks:
+            yield prepare_chunk(chunk)
+        return
+    ctx = mp.get_context("spawn" if os.environ.get("MOLGATE_SPAWN") else "fork")
+    with ctx.Pool(workers, initializer=init_worker, initargs=(featurizer, reference)) as pool:
+        yield from _ordered_bounded(pool, chunks, window=2 * workers)
+
+
+def screen(model: str | Path, library: list[str | Path], out: str | Path, where: str | None = None,
+           ensemble: list[str | Path] | None = None, workers: int | None = None,
+           smiles_column: str = "smiles", chunk_size: int = 10_000, batch_size: int = 1024,
+           domain: bool = True, domain_threshold: float = DEFAULT_THRESHOLD, progress: bool = True,
+           engine: str = "local", device: str | None = None) -> ScreenSummary:
+    """Screen ``library`` with ``model`` (and ``ensemble``); write the hits to ``out`` (Parquet)."""
+    out = Path(out)
+    if out.suffix not in (".parquet", ".pq"):
+        raise InputError("the screen output is Parquet: give --out FILE.parquet", file=str(out))
+    files = [Path(f) for f in library]
+    check_library(files, smiles_column)
+    models = load_screen_models(model, ensemble, device)
+    settings = ScreenSettings(where, domain, domain_threshold, smiles_column, chunk_size, batch_size)
+    columns = output_columns(models, settings)
+    criteria: Criteria | None = parse_where(where, columns[3:]) if where else None  # before any work
+    if engine == "ray":
+        from molgate.screen.ray_engine import screen_with_ray
+
+        return screen_with_ray(models, files, out, settings, criteria, progress)
+    if engine != "local":
+        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+    workers = (os.cpu_count() or 1) if workers is None else workers
+    return _screen_local(models, files, out, settings, criteria, workers, progress)
+
+
+def _prepare_output(models, files, out: Path, settings) -> tuple[Path, str, set[int]]:
+    """The parts folder of this run, and the chunks already done there."""
+    signature = run_signature(models, files, settings)
+    parts = out.with_name(out.name + ".parts")
+    done_file = out.with_name(out.name + ".screen.json")
+    if done_file.exists() and out.exists() and not parts.exists():
+        if json.loads(done_file.read_text()).get("signature") == signature:
+            return parts, signature, set()
+        raise InputError("holds the result of a different screen; remove it or choose another --out",
+                         file=str(out))
+    parts.mkdir(parents=True, exist_ok=True)
+    run_file = parts / "run.json"
+    if run_file.exists():
+        if json.loads(run_file.read_text()).get("signature") != signature:
+            raise InputError("an unfinished screen with other models, library or settings is here; "
+                             "remove the folder or choose another --out", file=str(parts))
+    else:
+        run_file.write_text(json.dumps({"signature": signature, "settings": asdict(settings)}))
+    done = {int(p.stem.split("-")[1]) for p in parts.glob("part-*.parquet")}
+    return parts, signature, done
+
+
+def _screen_local(models: ScreenModels, files: list[Path], out: Path, settings: ScreenSettings,
+                  criteria: Criteria | None, workers: int, progress: bool) -> ScreenSummary:
+    parts, signature, done = _prepare_output(models, files, out, settings)
+    done_file = out.with_name(out.name + ".screen.json")
+    if not parts.exists():  # finished earlier with the same arguments
+        return ScreenSummary(**json.loads(done_file.read_text())["summary"])
+    schema = _schema(models, settings)
+    file_index = {str(f): i for i, f in enumerate(files)}
+    reference = None
+    if settings.domain:
+        reference = sorted({s for d in models.dirs for s in training_smiles(d)})
+        if not reference:
+            logger.warning("no training molecules found beside the model(s): nn_similarity is 0")
+    total = count_rows(files, settings.smiles_column)
+    start = time.perf_counter()
+    read_now = 0
+    bar = tqdm(total=total, unit="mol", desc="screen", disable=not progress, smoothing=0.1)
+    bar.update(min(total, len(done) * settings.chunk_size))
+    chunks = iter_chunks(files, settings.chunk_size, settings.smiles_column, skip=done)
+    for prepared in prepared_chunks(chunks, workers, models.featurizer, reference):
+        preds = models.predict(prepared.graphs, settings.batch_size)
+        frame = chunk_frame(prepared, preds, file_index[prepared.file], models, settings)
+        if criteria is not None:
+            frame = frame[criteria.mask(frame)]
+        rejects = pd.DataFrame(prepared.rejects, columns=["file", "row", "smiles", "reason"])
+        tmp = parts / f"rejects-{prepared.index:08d}.csv.tmp"
+        rejects.to_csv(tmp, index=False)
+        os.replace(tmp, parts / f"rejects-{prepared.index:08d}.csv")
+        (parts / f"count-{prepared.index:08d}.json").write_text(json.dumps(
+            {"read": prepared.n_read, "valid": len(prepared.smiles), "invalid": len(prepared.rejects)}))
+        _write_atomic_parquet(frame, schema, parts / f"part-{prepared.index:08d}.parquet")  # the chunk is done
+        read_now += prepared.n_read
+        bar.update(prepared.n_read)
+    bar.close()
+    seconds = time.perf_counter() - start
+    summary = _finish(parts, out, schema, len(done))
+    summary.seconds = seconds
+    summary.molecules_per_second = read_now / max(seconds, 1e-9)
+    summary.columns = schema.names
+    done_file.write_text(json.dumps({"signature": signature, "summary": asdict(summary)}, indent=1))
+    shutil.rmtree(parts)
+    logger.info("screened %d molecule(s): %d invalid, %d hit(s) -> %s", summary.read, summary.invalid,
+                summary.hits, out)
+    return summary
+
+
+def _finish(parts: Path, out: Path, schema: pa.Schema, resumed: int) -> ScreenSummary:
+    """Concatenate the parts in chunk order into ``out`` and the rejects into ``OUT.rejects.csv``."""
+    summary = ScreenSummary(out=str(out), resumed_chunks=resumed)
+    part_files = sorted(parts.glob("part-*.parquet"))
+    tmp = out.with_name(out.name + ".tmp")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with pq.ParquetWriter(tmp, schema) as writer:
+        for p in part_files:
+            table = pq.read_table(p, schema=schema)
+            summary.hits += table.num_rows
+            if table.num_rows:
+                writer.write_table(table)
+    os.replace(tmp, out)
+    for c in sorted(parts.glob("count-*.json")):
+        counts = json.loads(c.read_text())
+        summary.read += counts["read"]
+        summary.valid += counts["valid"]
+        summary.invalid += counts["invalid"]
+    summary.chunks = len(part_files)
+    rejects = [pd.read_csv(r, dtype=str, keep_default_na=False) for r in sorted(parts.glob("rejects-*.csv"))]
+    rejects = [r for r in rejects if len(r)]
+    reject_path = out.with_name(out.stem + ".rejects.csv")
+    if rejects:
+        pd.concat(rejects, ignore_index=True).to_csv(reject_path, index=False)
+        summary.rejects_file = str(reject_path)
+        logger.warning("%d invalid SMILES written to %s", summary.invalid, reject_path)
+    elif reject_path.exists():
+        reject_path.unlink()
+    return summary
