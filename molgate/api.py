@@ -6,6 +6,7 @@
 >>> api.predict("runs/m", "new.csv", out="pred.csv")
 >>> api.build_suite("reference10", "suite/")      # molgate data build
 >>> api.summarize_suite("suite/", "overlap.png")  # molgate data summary
+>>> api.generate_library(100_000, "lib.parquet")    # molgate library generate
 
 :class:`PropertyRegressor` is the estimator behind ``train`` (scikit-learn style: explicit
 parameters, ``fit`` / ``predict`` / ``save`` / ``load``).
@@ -33,6 +34,7 @@ from molgate.featurize.graphs import FeaturizerSettings, feature_dims, featurize
 from molgate.methods import MODELS, EncoderConfig, GATEModel, GateConfig, PropertyModel, build_model
 from molgate.methods.gate import set_transfer_ratios
 from molgate.methods.transfer_ratios import RatioSettings, TransferRatioLearner
+from molgate.screen import library as screen_library
 from molgate.train.ratio_callback import LearnedRatios
 from molgate.train.checkpoint import load_model, save_model
 from molgate.train.fit import FitResult, fit_model
@@ -496,6 +498,10 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
     keep = {k: config[k] for k in ("data", "training", "fit", "throughput", "transfer_ratios") if k in config}
     save_model(extended, out, list(config["tasks"]) + [target], units, featurizer,
                {**keep, "added_tasks": added_info})
+    from molgate.screen.domain import training_smiles
+
+    earlier = training_smiles(model_dir)  # for the applicability domain of ``molgate screen``
+    (out / "training_smiles.txt").write_text("\n".join(earlier) + "\n")
     # the test molecules of every task, old and new, for ``molgate evaluate``
     column = config.get("data", {}).get("smiles_column", "smiles")
     old_test = model_dir / "test_set.csv"
@@ -544,5 +550,30 @@ def benchmark(tasks="reference10", splits=("scaffold",), seeds=(0, 1, 2, 3, 4),
                         dict(zip(names, units_from_manifest(data_file, names))))
 
 
-__all__ = ["PropertyRegressor", "add_task", "AddTaskResult", "benchmark", "TrainResult", "train", "predict", "evaluate", "make_splits",
+def generate_library(size: int, out: str | Path, seed: int = 0, progress: bool = True) -> Path:
+    """``molgate library generate``: a synthetic screening library of ``size`` unique molecules.
+
+    Written as .smi/.txt or .csv (optionally .gz) or .parquet, chosen by ``out``'s name; the
+    same seed gives the same file.
+    """
+    return screen_library.generate_library(size, out, seed, progress)
+
+
+
+def screen(model: str | Path, library: list[str | Path], out: str | Path, where: str | None = None,
+           ensemble: list[str | Path] | None = None, engine: str = "local", workers: int | None = None,
+           smiles_column: str = "smiles", chunk_size: int = 10_000, batch_size: int = 1024,
+           domain: bool = True, domain_threshold: float = 0.3, progress: bool = True):
+    """``molgate screen``: predict every task for a (huge) library, keep the hits, resumably.
+
+    Writes ``out`` (Parquet: SMILES, library file index and row, every property in units, the
+    ensemble std, the nearest-training-neighbour similarity) and ``OUT.rejects.csv``; returns a
+    :class:`molgate.screen.run.ScreenSummary`. See :mod:`molgate.screen.run`.
+    """
+    from molgate.screen.run import screen as run_screen
+
+    return run_screen(model, library, out, where, ensemble, workers, smiles_column, chunk_size,
+                      batch_size, domain, domain_threshold, progress, engine)
+
+__all__ = ["PropertyRegressor", "screen", "generate_library", "add_task", "AddTaskResult", "benchmark", "TrainResult", "train", "predict", "evaluate", "make_splits",
            "build_suite", "summarize_suite", "metrics_table", "predict_array", "gate_views"]

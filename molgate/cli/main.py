@@ -173,6 +173,20 @@ def cmd_add_task(a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_screen(a: argparse.Namespace) -> int:
+    from molgate import api
+
+    summary = api.screen(a.model, a.library, a.out, a.where, a.ensemble, a.engine, a.workers,
+                         a.smiles_column, a.chunk_size, a.batch_size, not a.no_domain,
+                         a.domain_threshold, not a.no_progress)
+    print(f"{summary.read} molecule(s) read, {summary.invalid} invalid, {summary.hits} hit(s) -> "
+          f"{summary.out} ({summary.molecules_per_second:.0f} molecules/s"
+          + (f"; {summary.resumed_chunks} chunk(s) done before" if summary.resumed_chunks else "") + ")")
+    if summary.rejects_file:
+        print(f"invalid SMILES: {summary.rejects_file}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="molgate", description=(
         "GATE and baselines for molecular property prediction. Run 'molgate COMMAND --help'."))
@@ -229,6 +243,25 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_add_task)
 
+    p = sub.add_parser("screen", help="predict a large library, filter on the properties, resumably")
+    p.add_argument("--model", required=True, help="model directory")
+    p.add_argument("--library", nargs="+", required=True,
+                   help="SMILES text (.smi/.txt), CSV/TSV (optionally .gz) or Parquet files")
+    p.add_argument("--out", required=True, help="output .parquet (hits only with --where)")
+    p.add_argument("--where", default=None,
+                   help='criteria in units, e.g. "boiling_point > 450 and viscosity_298 < 10"')
+    p.add_argument("--ensemble", nargs="+", default=None, help="more model directories: mean and std")
+    p.add_argument("--engine", choices=["local", "ray"], default="local")
+    p.add_argument("--workers", type=int, default=None, help="featurising processes (default: CPU count)")
+    p.add_argument("--smiles-column", default="smiles", help="for CSV/Parquet libraries")
+    p.add_argument("--chunk-size", type=int, default=10_000, help="molecules per resumable chunk")
+    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--no-domain", action="store_true", help="skip the applicability-domain similarity")
+    p.add_argument("--domain-threshold", type=float, default=0.3,
+                   help="in_domain = nearest-training-neighbour Tanimoto >= this")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_screen)
+
     p = sub.add_parser("predict", help="predict every task of a model for new molecules")
     p.add_argument("--model", required=True, help="model directory")
     p.add_argument("--data", required=True, help="CSV/Parquet with a SMILES column")
@@ -274,6 +307,10 @@ def build_parser() -> argparse.ArgumentParser:
     from molgate.cli.data import add_data_commands
 
     add_data_commands(sub)
+
+    from molgate.cli.library import add_library_commands
+
+    add_library_commands(sub)
     return parser
 
 

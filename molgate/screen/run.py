@@ -164,13 +164,13 @@ def screen(model: str | Path, library: list[str | Path], out: str | Path, where:
     settings = ScreenSettings(where, domain, domain_threshold, smiles_column, chunk_size, batch_size)
     columns = output_columns(models, settings)
     criteria: Criteria | None = parse_where(where, columns[3:]) if where else None  # before any work
+    workers = (os.cpu_count() or 1) if workers is None else workers
     if engine == "ray":
         from molgate.screen.ray_engine import screen_with_ray
 
-        return screen_with_ray(models, files, out, settings, criteria, progress)
+        return screen_with_ray(models, files, out, settings, criteria, max(workers, 1), progress)
     if engine != "local":
         raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
-    workers = (os.cpu_count() or 1) if workers is None else workers
     return _screen_local(models, files, out, settings, criteria, workers, progress)
 
 
@@ -204,11 +204,7 @@ def _screen_local(models: ScreenModels, files: list[Path], out: Path, settings: 
         return ScreenSummary(**json.loads(done_file.read_text())["summary"])
     schema = _schema(models, settings)
     file_index = {str(f): i for i, f in enumerate(files)}
-    reference = None
-    if settings.domain:
-        reference = sorted({s for d in models.dirs for s in training_smiles(d)})
-        if not reference:
-            logger.warning("no training molecules found beside the model(s): nn_similarity is 0")
+    reference = reference_smiles(models, settings)
     total = count_rows(files, settings.smiles_column)
     start = time.perf_counter()
     read_now = 0
@@ -216,26 +212,48 @@ def _screen_local(models: ScreenModels, files: list[Path], out: Path, settings: 
     bar.update(min(total, len(done) * settings.chunk_size))
     chunks = iter_chunks(files, settings.chunk_size, settings.smiles_column, skip=done)
     for prepared in prepared_chunks(chunks, workers, models.featurizer, reference):
-        preds = models.predict(prepared.graphs, settings.batch_size)
-        frame = chunk_frame(prepared, preds, file_index[prepared.file], models, settings)
-        if criteria is not None:
-            frame = frame[criteria.mask(frame)]
-        rejects = pd.DataFrame(prepared.rejects, columns=["file", "row", "smiles", "reason"])
-        tmp = parts / f"rejects-{prepared.index:08d}.csv.tmp"
-        rejects.to_csv(tmp, index=False)
-        os.replace(tmp, parts / f"rejects-{prepared.index:08d}.csv")
-        (parts / f"count-{prepared.index:08d}.json").write_text(json.dumps(
-            {"read": prepared.n_read, "valid": len(prepared.smiles), "invalid": len(prepared.rejects)}))
-        _write_atomic_parquet(frame, schema, parts / f"part-{prepared.index:08d}.parquet")  # the chunk is done
-        read_now += prepared.n_read
-        bar.update(prepared.n_read)
+        n = process_chunk(prepared, models, settings, criteria, schema, parts, file_index[prepared.file])
+        read_now += n
+        bar.update(n)
     bar.close()
-    seconds = time.perf_counter() - start
-    summary = _finish(parts, out, schema, len(done))
+    return complete(parts, out, schema, signature, len(done), read_now, time.perf_counter() - start)
+
+
+def reference_smiles(models: ScreenModels, settings: ScreenSettings) -> list[str] | None:
+    """The training molecules of every model, for the applicability domain."""
+    if not settings.domain:
+        return None
+    reference = sorted({s for d in models.dirs for s in training_smiles(d)})
+    if not reference:
+        logger.warning("no training molecules found beside the model(s): nn_similarity is 0")
+    return reference
+
+
+def process_chunk(prepared: PreparedChunk, models: ScreenModels, settings: ScreenSettings,
+                  criteria: Criteria | None, schema: pa.Schema, parts: Path, file_index: int) -> int:
+    """Predict, filter and write one chunk; its Parquet part, written last, marks it done."""
+    preds = models.predict(prepared.graphs, settings.batch_size)
+    frame = chunk_frame(prepared, preds, file_index, models, settings)
+    if criteria is not None:
+        frame = frame[criteria.mask(frame)]
+    rejects = pd.DataFrame(prepared.rejects, columns=["file", "row", "smiles", "reason"])
+    tmp = parts / f"rejects-{prepared.index:08d}.csv.tmp"
+    rejects.to_csv(tmp, index=False)
+    os.replace(tmp, parts / f"rejects-{prepared.index:08d}.csv")
+    (parts / f"count-{prepared.index:08d}.json").write_text(json.dumps(
+        {"read": prepared.n_read, "valid": len(prepared.smiles), "invalid": len(prepared.rejects)}))
+    _write_atomic_parquet(frame, schema, parts / f"part-{prepared.index:08d}.parquet")
+    return prepared.n_read
+
+
+def complete(parts: Path, out: Path, schema: pa.Schema, signature: str, resumed: int, read_now: int,
+             seconds: float) -> ScreenSummary:
+    summary = _finish(parts, out, schema, resumed)
     summary.seconds = seconds
     summary.molecules_per_second = read_now / max(seconds, 1e-9)
     summary.columns = schema.names
-    done_file.write_text(json.dumps({"signature": signature, "summary": asdict(summary)}, indent=1))
+    out.with_name(out.name + ".screen.json").write_text(
+        json.dumps({"signature": signature, "summary": asdict(summary)}, indent=1))
     shutil.rmtree(parts)
     logger.info("screened %d molecule(s): %d invalid, %d hit(s) -> %s", summary.read, summary.invalid,
                 summary.hits, out)
