@@ -56,7 +56,8 @@ class PropertyRegressor:
                  warmup_epochs: int = 2, init_lr: float = 1e-4, max_lr: float = 1e-3,
                  final_lr: float = 1e-4, seed: int = 0, atom_featurizer: str = "v2",
                  accelerator: str = "cpu", cache: bool = True, cache_dir: str | None = None,
-                 progress: bool = True, gate: GateConfig | None = None,
+                 progress: bool = True, gate: GateConfig | None = None, devices: int = 1,
+                 num_nodes: int = 1,
                  transfer_ratios: str = "uniform", ratios: dict | None = None,
                  ratio_settings: RatioSettings | None = None):
         if method not in MODELS:
@@ -65,7 +66,8 @@ class PropertyRegressor:
         self.encoder_config = EncoderConfig(hidden_size, depth, dropout, aggregation,
                                             ffn_hidden_size, ffn_layers)
         self.train_settings = TrainSettings(epochs, batch_size, patience, warmup_epochs, init_lr,
-                                            max_lr, final_lr, seed, accelerator, 1, progress)
+                                            max_lr, final_lr, seed, accelerator, devices, progress,
+                                            num_nodes)
         self.featurizer = FeaturizerSettings(atom_featurizer)
         self.gate_config = gate or GateConfig()
         if transfer_ratios not in ("uniform", "learned", "fixed"):
@@ -106,6 +108,8 @@ class PropertyRegressor:
             if self.transfer_ratios == "fixed":
                 set_transfer_ratios(model, ratio_matrix(self.ratios, table.tasks))
             elif self.transfer_ratios == "learned":
+                if self.train_settings.distributed:
+                    raise ValueError("learned transfer ratios run in one process; train without --devices")
                 learner = TransferRatioLearner(model, self.ratio_settings)
             self.fit_results_["all"] = self._fit_one(model, graphs, table.y, split.train,
                                                      split.val, work_dir, "logs", learner)
@@ -270,16 +274,23 @@ def train(data: str | Path, targets: list[str] | None = None, smiles_column: str
     params["transfer_ratios"] = transfer_ratios
     table, rejects = read_table(data, smiles_column, targets, long_format=long_format,
                                 on_invalid=on_invalid)
-    rejects_file = write_rejects(rejects, out)
+    from molgate.train.fit import is_global_zero
+
+    writer = is_global_zero()  # with DDP every process runs this function; one writes
+    rejects_file = write_rejects(rejects, out) if writer else None
     the_split = prepare_split(table, split, seed, split_file, split_sizes)
     _check_split(table, the_split, str(data))
     out.mkdir(parents=True, exist_ok=True)
-    save_split(the_split, table, out / "split.json")
     counts = split_counts(table, the_split)
-    counts.to_csv(out / "split_counts.csv")
-    logger.info("split (%s, seed %d), labelled molecules per task:\n%s", the_split.kind, seed,
-                counts.to_string())
+    if writer:
+        save_split(the_split, table, out / "split.json")
+        counts.to_csv(out / "split_counts.csv")
+        logger.info("split (%s, seed %d), labelled molecules per task:\n%s", the_split.kind, seed,
+                    counts.to_string())
     est = PropertyRegressor(method=method, seed=seed, **params).fit(table, the_split, out)
+    if not writer:
+        return TrainResult(out, table.tasks, counts, None, 0.0, 0.0,
+                           {k: asdict(v) for k, v in est.fit_results_.items()})
     units = units_from_manifest(data, table.tasks)
     test = table.subset(the_split.test).to_frame(smiles_column)
     test.to_csv(out / "test_set.csv", index=False)

@@ -28,6 +28,10 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     t.add_argument("--max-lr", type=float, default=1e-3)
     t.add_argument("--final-lr", type=float, default=1e-4)
     t.add_argument("--accelerator", default="cpu", help="cpu, gpu or auto (Lightning's names)")
+    t.add_argument("--devices", type=int, default=1,
+                   help="processes/GPUs per node; above 1 trains with Lightning's DDP")
+    t.add_argument("--num-nodes", type=int, default=1,
+                   help="nodes for DDP (start the same command on each with NODE_RANK, MASTER_ADDR)")
     t.add_argument("--no-cache", action="store_true", help="do not use the on-disk graph cache")
     t.add_argument("--cache-dir", default=None, help="graph cache (default ~/.cache/molgate)")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -82,7 +86,8 @@ def _model_params(a: argparse.Namespace) -> dict:
                 patience=a.patience, warmup_epochs=a.warmup_epochs, init_lr=a.init_lr,
                 max_lr=a.max_lr, final_lr=a.final_lr, atom_featurizer=a.atom_featurizer,
                 accelerator=a.accelerator, cache=not a.no_cache, cache_dir=a.cache_dir,
-                progress=not a.no_progress, gate=_gate_config(a))
+                progress=not a.no_progress, gate=_gate_config(a), devices=a.devices,
+                num_nodes=a.num_nodes)
 
 
 def _ratio_options(a: argparse.Namespace) -> dict:
@@ -108,6 +113,10 @@ def cmd_train(a: argparse.Namespace) -> int:
                        split_file=a.split_file, split_sizes=tuple(a.split_sizes),
                        on_invalid=a.on_invalid, long_format=True if a.long else None,
                        **_model_params(a), **_ratio_options(a))
+    from molgate.train.fit import is_global_zero
+
+    if not is_global_zero():  # a DDP worker process: rank 0 reports and saves
+        return 0
     print(f"model saved to {result.model_dir} ({result.seconds:.1f} s training, "
           f"{result.molecules_per_second:.0f} molecules/s)")
     if a.evaluate:

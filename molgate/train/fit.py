@@ -26,6 +26,7 @@ class FitResult:
     val_history: list[float]
     seconds: float
     train_molecules: int
+    world_size: int = 1  # training processes (DDP)
 
 
 def fit_model(model: PropertyModel, train: GraphDataset, val: GraphDataset, out_dir: str | Path,
@@ -44,6 +45,7 @@ def fit_model(model: PropertyModel, train: GraphDataset, val: GraphDataset, out_
         logging.getLogger(noisy).setLevel(logging.WARNING)
     trainer = L.Trainer(
         max_epochs=settings.epochs, accelerator=settings.accelerator, devices=settings.devices,
+        num_nodes=settings.num_nodes, strategy="ddp" if settings.distributed else "auto",
         logger=CSVLogger(out_dir, name=name, version=""), callbacks=callbacks,
         enable_checkpointing=False, enable_progress_bar=settings.progress,
         enable_model_summary=False, deterministic=True, num_sanity_val_steps=0,
@@ -61,4 +63,12 @@ def fit_model(model: PropertyModel, train: GraphDataset, val: GraphDataset, out_
     best.restore(module)
     model.eval()
     return FitResult(best.best, best.best_epoch, trainer.current_epoch, module.val_history,
-                     seconds, len(train))
+                     seconds, len(train), trainer.world_size)
+
+
+def is_global_zero() -> bool:
+    """True in the process that writes results: the only one, or DDP's rank 0 (whose children
+    Lightning starts with ``LOCAL_RANK``; other nodes are started with ``NODE_RANK``)."""
+    import os
+
+    return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0

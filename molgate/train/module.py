@@ -36,6 +36,11 @@ class TrainSettings:
     accelerator: str = "cpu"
     devices: int = 1
     progress: bool = True
+    num_nodes: int = 1  # with devices: Lightning's DDP across processes, GPUs or nodes
+
+    @property
+    def distributed(self) -> bool:
+        return self.devices > 1 or self.num_nodes > 1
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -71,6 +76,10 @@ class RegressionModule(L.LightningModule):
         self._val_count += int(batch.mask.sum())
 
     def on_validation_epoch_end(self):
+        if self.trainer.world_size > 1:  # every rank saw part of the validation set: sum them all
+            totals = torch.tensor([self._val_sum, float(self._val_count)], dtype=torch.float64)
+            totals = self.trainer.strategy.reduce(totals.to(self.device), reduce_op="sum")
+            self._val_sum, self._val_count = float(totals[0]), int(totals[1])
         val = self._val_sum / max(self._val_count, 1)
         if not self.trainer.sanity_checking:
             self.val_history.append(val)
