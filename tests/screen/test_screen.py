@@ -230,3 +230,13 @@ def test_ray_engine_matches_the_single_process_run(model, freesolv, tmp_path):
     assert ray_run.read == local.read == 90 and ray_run.invalid == local.invalid == 1
     pd.testing.assert_frame_equal(pd.read_parquet(ray_run.out), pd.read_parquet(local.out))
     assert pd.read_csv(ray_run.rejects_file)["row"].tolist() == [6]
+
+
+def test_example_summary_script_reads_a_screen(model, library, tmp_path):
+    out = tmp_path / "s.parquet"
+    api.screen(model, [library], out, workers=0, progress=False)
+    script = Path(__file__).resolve().parents[2] / "examples" / "summarize_screen.py"
+    proc = subprocess.run([sys.executable, str(script), str(out), "--out", str(tmp_path / "h.png")],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "298 hit(s)" in proc.stdout and (tmp_path / "h.png").stat().st_size > 0
