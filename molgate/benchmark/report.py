@@ -64,6 +64,40 @@ def improvement_over_stl(rmse_mean: pd.DataFrame) -> pd.DataFrame:
     return rmse_mean[others].rsub(stl, axis=0).div(stl, axis=0) * 100.0
 
 
+def goal_check(p_mean: pd.DataFrame, r_mean: pd.DataFrame, gate: str = "gate",
+               chemprop_mtl: str = "chemprop-mtl") -> dict:
+    """The issue's targets, measured: GATE's No. 1st and average rank in Pearson, tasks with
+    negative transfer (RMSE above STL), and GATE's mean per-task RMSE change vs Chemprop MTL."""
+    out: dict = {}
+    if gate not in p_mean.columns:
+        return out
+    rk = ranks(p_mean)
+    out["gate_first_in_pearson"] = int((rk[gate] == 1).sum())
+    out["tasks"] = int(len(rk))
+    out["gate_average_rank"] = float(rk[gate].mean())
+    if "stl" in r_mean.columns:
+        imp = improvement_over_stl(r_mean)
+        out["gate_negative_transfer_tasks"] = sorted(imp.index[imp[gate] < 0].tolist())
+    if chemprop_mtl in r_mean.columns:
+        change = (r_mean[gate] / r_mean[chemprop_mtl] - 1.0) * 100.0
+        out["gate_rmse_vs_chemprop_mtl_percent"] = float(change.mean())
+    return out
+
+
+def sweep_lines(out: Path) -> list[str]:
+    """The GATE sweep's variants that were run, with their validation losses."""
+    files = sorted(Path(out).glob("sweep/variant*.json"), key=lambda p: int(p.stem[7:]))
+    if not files:
+        return []
+    rows = [json.loads(f.read_text()) for f in files]
+    best = min(rows, key=lambda r: r["val_loss"])
+    lines = ["## GATE sweep (validation loss of seed 0, first split; the test split is never read)", "",
+             "| variant | validation loss | minutes |", "|---|---|---|"]
+    lines += [f"| {r['change'] or 'defaults'} | {r['val_loss']:.4f}{' (best)' if r is best else ''} | "
+              f"{r['seconds'] / 60:.1f} |" for r in rows]
+    return lines + [""]
+
+
 def paired_tests(frame: pd.DataFrame, gate: str) -> list[dict]:
     """Wilcoxon signed-rank of ``RMSE_gate / RMSE_base - 1`` over (task, seed) pairs, per baseline."""
     pivot = frame.pivot_table(index=["task", "seed"], columns="method", values="rmse")
@@ -136,6 +170,17 @@ def write_report(out: str | Path, results: list[dict], settings: dict, units: di
         lines += _fmt_table(p_mean, p_std, True)
         lines.append("| No. 1st | " + " | ".join(str(int((rk[m] == 1).sum())) for m in methods) + " |")
         lines.append("| Avg. rank | " + " | ".join(f"{rk[m].mean():.2f}" for m in methods) + " |")
+        goals = goal_check(p_mean, r_mean)
+        if goals:
+            lines += ["", "Goals (GATE): first in Pearson on "
+                      f"{goals['gate_first_in_pearson']}/{goals['tasks']} tasks (goal >= 8/10), average rank "
+                      f"{goals['gate_average_rank']:.2f} (goal <= 1.3)"
+                      + (f", negative transfer on {len(goals['gate_negative_transfer_tasks'])} task(s) "
+                         f"{goals['gate_negative_transfer_tasks']} (goal 0)"
+                         if "gate_negative_transfer_tasks" in goals else "")
+                      + (f", mean per-task RMSE {goals['gate_rmse_vs_chemprop_mtl_percent']:+.1f}% vs "
+                         "Chemprop MTL (goal <= -10% on scaffold)" if "gate_rmse_vs_chemprop_mtl_percent" in goals
+                         else "") + "."]
         lines += ["", "### (b) test RMSE in original units (mean ± std)", ""]
         lines += _fmt_table(r_mean, r_std, False)
         if "stl" in methods:
@@ -191,6 +236,10 @@ def write_report(out: str | Path, results: list[dict], settings: dict, units: di
                 seconds[r["method"]] += r["seconds"]
         lines += ["", "Wall time per method (all seeds): " + ", ".join(
             f"{m} {s / 60:.1f} min" for m, s in seconds.items()), ""]
+    total = sum(r["seconds"] for r in results)
+    lines += [f"Total job time: {total / 3600:.2f} h over {len(results)} jobs (the jobs' own clocks; jobs "
+              "running side by side overlap in wall time).", ""]
+    lines += sweep_lines(out)
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")
     return path

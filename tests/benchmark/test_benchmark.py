@@ -25,7 +25,7 @@ def test_quick_benchmark_writes_report_and_results(quick):
     report = (quick / "report.md").read_text()
     for heading in ("(a) Pearson r", "No. 1st", "Avg. rank", "(b) test RMSE", "(c) % RMSE improvement",
                     "negative transfer", "(d) paired comparison", "(e) parity plots", "(f) test counts",
-                    "worst-predicted"):
+                    "worst-predicted", "Goals (GATE)", "vs Chemprop MTL", "Total job time"):
         assert heading in report, heading
     assert "capped at 150" in report
     results = json.loads((quick / "results.json").read_text())["results"]
@@ -90,6 +90,20 @@ def test_ranks_improvement_and_paired_test_on_known_numbers():
     tests = {t["baseline"]: t for t in paired_tests(frame, "gate")}
     assert tests["stl"]["gate_better"] == 6 and tests["stl"]["p_value"] == pytest.approx(0.03125)
     assert np.isclose(tests["mtl"]["median_relative_rmse_change_%"], (1.025 / 2.2 - 1) * 100)
+
+
+def test_goal_check_on_known_numbers():
+    from molgate.benchmark.report import goal_check
+
+    pearson = pd.DataFrame({"stl": [0.8, 0.9, 0.7], "gate": [0.9, 0.95, 0.6], "chemprop-mtl": [0.85, 0.9, 0.8]},
+                           index=["a", "b", "c"])
+    rmse = pd.DataFrame({"stl": [2.0, 1.0, 3.0], "gate": [1.0, 0.5, 3.3], "chemprop-mtl": [2.0, 1.0, 3.0]},
+                        index=["a", "b", "c"])
+    goals = goal_check(pearson, rmse)
+    assert goals["gate_first_in_pearson"] == 2 and goals["tasks"] == 3
+    assert goals["gate_average_rank"] == pytest.approx((1 + 1 + 3) / 3)
+    assert goals["gate_negative_transfer_tasks"] == ["c"]
+    assert goals["gate_rmse_vs_chemprop_mtl_percent"] == pytest.approx((-50 - 50 + 10) / 3)
 
 
 def test_sweep_chooses_gate_settings_on_validation_only(tmp_path, quick):
