@@ -3,7 +3,7 @@ peak memory of a screen of N vs 10 N molecules.
 
 * Library: ``molgate library generate`` (synthetic, building blocks), ``--size`` molecules (100,000).
 * Models of the same size: a molgate MTL and a Chemprop MPNN, both hidden 300, depth 3, mean
-  aggregation, one 300-unit FFN layer, the same 4 tasks; trained for 1 epoch on a small suite
+  aggregation, one 300-unit FFN layer, the same 4 tasks (molgate also with ``--precision bf16``); trained for 1 epoch on a small suite
   (accuracy is not measured here, only speed). A molgate GATE (trunk) model is timed too.
 * Chemprop runs with its defaults and with ``--num-workers`` = the screen's workers and batch 1024.
 * Both tools run as commands, start-up included, on all CPU cores, one after the other, alternating
@@ -118,7 +118,7 @@ def run(size: int, repeats: int, memory_scale: int, workers: int) -> dict:
     out = WORK / "screen" / "out"
     out.mkdir(exist_ok=True)
     times: dict[str, list[float]] = {"molgate-mtl": [], "molgate-gate": [], "molgate-mtl-no-domain": [],
-                                     "chemprop": [], "chemprop-workers": []}
+                                     "molgate-mtl-bf16": [], "chemprop": [], "chemprop-workers": []}
     for r in range(repeats):
         for name in times:
             target = out / f"{name}.parquet"
@@ -134,6 +134,8 @@ def run(size: int, repeats: int, memory_scale: int, workers: int) -> dict:
                 cmd = screen_cmd(trained[method], lib, target, workers)
                 if "no-domain" in name:
                     cmd.append("--no-domain")
+                if name.endswith("bf16"):
+                    cmd += ["--precision", "bf16"]
             seconds, _ = timed(cmd)
             times[name].append(seconds)
             print(f"round {r}: {name:22s} {seconds:7.1f} s  ({size / seconds:,.0f} molecules/s)", flush=True)

@@ -574,7 +574,8 @@ def generate_library(size: int, out: str | Path, seed: int = 0, progress: bool =
 def screen(model: str | Path, library: list[str | Path], out: str | Path, where: str | None = None,
            ensemble: list[str | Path] | None = None, engine: str = "local", workers: int | None = None,
            smiles_column: str = "smiles", chunk_size: int = 10_000, batch_size: int = 1024,
-           domain: bool = True, domain_threshold: float = 0.3, progress: bool = True):
+           domain: bool = True, domain_threshold: float = 0.3, progress: bool = True,
+           precision: str = "fp32"):
     """``molgate screen``: predict every task for a (huge) library, keep the hits, resumably.
 
     Writes ``out`` (Parquet: SMILES, library file index and row, every property in units, the
@@ -584,7 +585,7 @@ def screen(model: str | Path, library: list[str | Path], out: str | Path, where:
     from molgate.screen.run import screen as run_screen
 
     return run_screen(model, library, out, where, ensemble, workers, smiles_column, chunk_size,
-                      batch_size, domain, domain_threshold, progress, engine)
+                      batch_size, domain, domain_threshold, progress, engine, precision=precision)
 
 __all__ = ["PropertyRegressor", "screen", "generate_library", "add_task", "AddTaskResult", "benchmark", "TrainResult", "train", "predict", "evaluate", "make_splits",
            "build_suite", "summarize_suite", "metrics_table", "predict_array", "gate_views"]

@@ -187,7 +187,7 @@ def cmd_screen(a: argparse.Namespace) -> int:
 
     summary = api.screen(a.model, a.library, a.out, a.where, a.ensemble, a.engine, a.workers,
                          a.smiles_column, a.chunk_size, a.batch_size, not a.no_domain,
-                         a.domain_threshold, not a.no_progress)
+                         a.domain_threshold, not a.no_progress, a.precision)
     print(f"{summary.read} molecule(s) read, {summary.invalid} invalid, {summary.hits} hit(s) -> "
           f"{summary.out} ({summary.molecules_per_second:.0f} molecules/s"
           + (f"; {summary.resumed_chunks} chunk(s) done before" if summary.resumed_chunks else "") + ")")
@@ -265,6 +265,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smiles-column", default="smiles", help="for CSV/Parquet libraries")
     p.add_argument("--chunk-size", type=int, default=10_000, help="molecules per resumable chunk")
     p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                   help="bf16: matrix products in bfloat16, ~2x faster on recent CPUs and GPUs")
     p.add_argument("--no-domain", action="store_true", help="skip the applicability-domain similarity")
     p.add_argument("--domain-threshold", type=float, default=0.3,
                    help="in_domain = nearest-training-neighbour Tanimoto >= this")

@@ -14,6 +14,9 @@ from molgate.methods import PropertyModel
 from molgate.train.checkpoint import load_model
 
 
+PRECISIONS = ("fp32", "bf16")
+
+
 @dataclass
 class ScreenModels:
     models: list[PropertyModel]
@@ -34,13 +37,22 @@ class ScreenModels:
         return [c for t in self.tasks for c in (t, f"{t}_std")]
 
     @torch.inference_mode()
-    def predict(self, graphs, batch_size: int = 1024) -> np.ndarray:
-        """``[n, models, K]`` predictions in original units."""
+    def predict(self, graphs, batch_size: int = 1024, precision: str = "fp32") -> np.ndarray:
+        """``[n, models, K]`` predictions in original units.
+
+        ``precision="bf16"`` runs the matrix products in bfloat16 (autocast): about twice as fast
+        on CPUs with AVX-512 BF16 or AMX and on GPUs, at a deviation far below a model's error
+        (measured in ``benchmarks/screen_throughput.py``); the scaler stays in float32.
+        """
+        if precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
         out = []
         for start in range(0, len(graphs), batch_size):
             bmg = BatchMolGraph(graphs[start:start + batch_size])
             bmg.to(self.device)
-            out.append(torch.stack([m.predict_units(bmg) for m in self.models], dim=1).cpu().numpy())
+            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=precision == "bf16"):
+                preds = [m.predict_units(bmg).float() for m in self.models]
+            out.append(torch.stack(preds, dim=1).cpu().numpy())
         if not out:
             return np.zeros((0, len(self.models), len(self.tasks)), dtype=np.float32)
         return np.concatenate(out)

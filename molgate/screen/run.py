@@ -52,6 +52,7 @@ class ScreenSettings:
     smiles_column: str = "smiles"
     chunk_size: int = 10_000
     batch_size: int = 1024
+    precision: str = "fp32"  # or "bf16" (see ScreenModels.predict)
 
 
 @dataclass
@@ -153,7 +154,7 @@ def screen(model: str | Path, library: list[str | Path], out: str | Path, where:
            ensemble: list[str | Path] | None = None, workers: int | None = None,
            smiles_column: str = "smiles", chunk_size: int = 10_000, batch_size: int = 1024,
            domain: bool = True, domain_threshold: float = DEFAULT_THRESHOLD, progress: bool = True,
-           engine: str = "local", device: str | None = None) -> ScreenSummary:
+           engine: str = "local", device: str | None = None, precision: str = "fp32") -> ScreenSummary:
     """Screen ``library`` with ``model`` (and ``ensemble``); write the hits to ``out`` (Parquet)."""
     out = Path(out)
     if out.suffix not in (".parquet", ".pq"):
@@ -161,7 +162,11 @@ def screen(model: str | Path, library: list[str | Path], out: str | Path, where:
     files = [Path(f) for f in library]
     check_library(files, smiles_column)
     models = load_screen_models(model, ensemble, device)
-    settings = ScreenSettings(where, domain, domain_threshold, smiles_column, chunk_size, batch_size)
+    from molgate.screen.models import PRECISIONS
+
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    settings = ScreenSettings(where, domain, domain_threshold, smiles_column, chunk_size, batch_size, precision)
     columns = output_columns(models, settings)
     criteria: Criteria | None = parse_where(where, columns[3:]) if where else None  # before any work
     workers = (os.cpu_count() or 1) if workers is None else workers
@@ -232,7 +237,7 @@ def reference_smiles(models: ScreenModels, settings: ScreenSettings) -> list[str
 def process_chunk(prepared: PreparedChunk, models: ScreenModels, settings: ScreenSettings,
                   criteria: Criteria | None, schema: pa.Schema, parts: Path, file_index: int) -> int:
     """Predict, filter and write one chunk; its Parquet part, written last, marks it done."""
-    preds = models.predict(prepared.graphs, settings.batch_size)
+    preds = models.predict(prepared.graphs, settings.batch_size, settings.precision)
     frame = chunk_frame(prepared, preds, file_index, models, settings)
     if criteria is not None:
         frame = frame[criteria.mask(frame)]
