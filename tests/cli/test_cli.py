@@ -20,7 +20,8 @@ def model_dir(tmp_path_factory, two_task_csv):
     return data, out
 
 
-@pytest.mark.parametrize("cmd", [[], ["train"], ["add-task"], ["predict"], ["evaluate"], ["split"], ["data"],
+@pytest.mark.parametrize("cmd", [[], ["train"], ["add-task"], ["screen"], ["library"], ["library", "generate"],
+                                 ["benchmark"], ["predict"], ["evaluate"], ["split"], ["data"],
                                  ["data", "build"], ["data", "summary"], ["data", "split"]])
 def test_every_command_has_help(cmd, capsys):
     with pytest.raises(SystemExit) as exc:
