@@ -19,6 +19,15 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ffn-layers", type=int, default=1, help="hidden layers per head")
     g.add_argument("--atom-featurizer", choices=["v1", "v2", "organic"], default="v2",
                    help="Chemprop's multi-hot atom featuriser mode")
+    t = _add_training_options(p)
+    t.add_argument("--devices", type=int, default=1,
+                   help="processes/GPUs per node; above 1 trains with Lightning's DDP")
+    t.add_argument("--num-nodes", type=int, default=1,
+                   help="nodes for DDP (start the same command on each with NODE_RANK, MASTER_ADDR)")
+
+
+def _add_training_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """Optimiser, schedule, device and cache options shared by ``train`` and ``add-task``."""
     t = p.add_argument_group("training")
     t.add_argument("--epochs", type=int, default=50)
     t.add_argument("--batch-size", type=int, default=64)
@@ -28,13 +37,10 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     t.add_argument("--max-lr", type=float, default=1e-3)
     t.add_argument("--final-lr", type=float, default=1e-4)
     t.add_argument("--accelerator", default="cpu", help="cpu, gpu or auto (Lightning's names)")
-    t.add_argument("--devices", type=int, default=1,
-                   help="processes/GPUs per node; above 1 trains with Lightning's DDP")
-    t.add_argument("--num-nodes", type=int, default=1,
-                   help="nodes for DDP (start the same command on each with NODE_RANK, MASTER_ADDR)")
     t.add_argument("--no-cache", action="store_true", help="do not use the on-disk graph cache")
     t.add_argument("--cache-dir", default=None, help="graph cache (default ~/.cache/molgate)")
     t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return t
 
 
 def _add_gate_options(p: argparse.ArgumentParser) -> None:
@@ -238,18 +244,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-cache-frozen", action="store_true",
                    help="recompute the frozen model's embeddings every batch instead of once")
     p.add_argument("--evaluate", action="store_true", help="evaluate every task afterwards")
-    t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=50)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
-    t.add_argument("--warmup-epochs", type=int, default=2)
-    t.add_argument("--init-lr", type=float, default=1e-4)
-    t.add_argument("--max-lr", type=float, default=1e-3)
-    t.add_argument("--final-lr", type=float, default=1e-4)
-    t.add_argument("--accelerator", default="cpu", help="cpu, gpu or auto (Lightning's names)")
-    t.add_argument("--no-cache", action="store_true", help="do not use the on-disk graph cache")
-    t.add_argument("--cache-dir", default=None, help="graph cache (default ~/.cache/molgate)")
-    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    _add_training_options(p)
     p.set_defaults(func=cmd_add_task)
 
     p = sub.add_parser("screen", help="predict a large library, filter on the properties, resumably")
