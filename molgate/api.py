@@ -244,6 +244,23 @@ def prepare_split(table: MoleculeTable, split: str = "scaffold", seed: int = 0,
     return make_split(table, split, seed, sizes)
 
 
+def _split_and_record(table: MoleculeTable, rejects, data, out: Path, split: str, seed: int,
+                      split_file, split_sizes, writer: bool = True) -> tuple[Split, pd.DataFrame, Path | None]:
+    """Split (or load the split), check every task has train and validation labels, and write
+    the rejects, ``split.json`` and ``split_counts.csv`` into ``out`` (when ``writer``)."""
+    rejects_file = write_rejects(rejects, out) if writer else None
+    the_split = prepare_split(table, split, seed, split_file, split_sizes)
+    _check_split(table, the_split, str(data))
+    out.mkdir(parents=True, exist_ok=True)
+    counts = split_counts(table, the_split)
+    if writer:
+        save_split(the_split, table, out / "split.json")
+        counts.to_csv(out / "split_counts.csv")
+        logger.info("split (%s, seed %d), labelled molecules per task:\n%s", the_split.kind, seed,
+                    counts.to_string())
+    return the_split, counts, rejects_file
+
+
 def train(data: str | Path, targets: list[str] | None = None, smiles_column: str = "smiles",
           method: str = "mtl", split: str = "scaffold", seed: int = 0, out: str | Path = "runs/model",
           split_file: str | Path | None = None, split_sizes=(0.8, 0.1, 0.1),
@@ -277,16 +294,8 @@ def train(data: str | Path, targets: list[str] | None = None, smiles_column: str
     from molgate.train.fit import is_global_zero
 
     writer = is_global_zero()  # with DDP every process runs this function; one writes
-    rejects_file = write_rejects(rejects, out) if writer else None
-    the_split = prepare_split(table, split, seed, split_file, split_sizes)
-    _check_split(table, the_split, str(data))
-    out.mkdir(parents=True, exist_ok=True)
-    counts = split_counts(table, the_split)
-    if writer:
-        save_split(the_split, table, out / "split.json")
-        counts.to_csv(out / "split_counts.csv")
-        logger.info("split (%s, seed %d), labelled molecules per task:\n%s", the_split.kind, seed,
-                    counts.to_string())
+    the_split, counts, rejects_file = _split_and_record(table, rejects, data, out, split, seed,
+                                                        split_file, split_sizes, writer)
     est = PropertyRegressor(method=method, seed=seed, **params).fit(table, the_split, out)
     if not writer:
         return TrainResult(out, table.tasks, counts, None, 0.0, 0.0,
@@ -465,14 +474,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
                          "the model to change an existing one", file=str(data), column=target)
     frozen, config = load_model(model_dir)
     table, rejects = read_table(data, smiles_column, [target], on_invalid=on_invalid)
-    rejects_file = write_rejects(rejects, out)
-    the_split = prepare_split(table, split, seed, split_file, split_sizes)
-    _check_split(table, the_split, str(data))
-    out.mkdir(parents=True, exist_ok=True)
-    save_split(the_split, table, out / "split.json")
-    counts = split_counts(table, the_split)
-    counts.to_csv(out / "split_counts.csv")
-    logger.info("add-task %s: split (%s, seed %d):\n%s", target, the_split.kind, seed, counts.to_string())
+    the_split, counts, rejects_file = _split_and_record(table, rejects, data, out, split, seed,
+                                                        split_file, split_sizes)
 
     featurizer = FeaturizerSettings(**config["featurizer"])
     settings = TrainSettings(epochs, batch_size, patience, warmup_epochs, init_lr, max_lr, final_lr,
@@ -570,7 +573,6 @@ def generate_library(size: int, out: str | Path, seed: int = 0, progress: bool =
     return screen_library.generate_library(size, out, seed, progress)
 
 
-
 def screen(model: str | Path, library: list[str | Path], out: str | Path, where: str | None = None,
            ensemble: list[str | Path] | None = None, engine: str = "local", workers: int | None = None,
            smiles_column: str = "smiles", chunk_size: int = 10_000, batch_size: int = 1024,
@@ -586,6 +588,7 @@ def screen(model: str | Path, library: list[str | Path], out: str | Path, where:
 
     return run_screen(model, library, out, where, ensemble, workers, smiles_column, chunk_size,
                       batch_size, domain, domain_threshold, progress, engine, precision=precision)
+
 
 __all__ = ["PropertyRegressor", "screen", "generate_library", "add_task", "AddTaskResult", "benchmark", "TrainResult", "train", "predict", "evaluate", "make_splits",
            "build_suite", "summarize_suite", "metrics_table", "predict_array", "gate_views"]

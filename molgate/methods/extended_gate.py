@@ -47,14 +47,6 @@ class ExtendedGATEModel(PropertyModel):
         views = [p.lf_points(bmg) for p in self.parts]
         return torch.cat([z for z, _ in views]), torch.cat([u for _, u in views])
 
-    def lf_views(self, bmg: BatchMolGraph, noise: Tensor | None = None,
-                 embeddings: list[Tensor | None] | None = None) -> tuple[Tensor, Tensor | None]:
-        """Every part's LF views (see :meth:`GATEModel.lf_views`), stacked over tasks."""
-        embeddings = embeddings or [None] * len(self.parts)
-        views = [p.lf_views(bmg, noise, e) for p, e in zip(self.parts, embeddings)]
-        u = torch.cat([v[0] for v in views])
-        return u, (torch.cat([v[1] for v in views]) if noise is not None else None)
-
     def extra_config(self) -> dict:
         return {"base": {"n_tasks": self.base.n_tasks, "gate": self.base.gate.to_dict()},
                 "added": [{"n_tasks": a.n_tasks, "gate": a.gate.to_dict()} for a in self.added]}

@@ -100,6 +100,11 @@ class GATEModel(PropertyModel):
             return self.message_passing.initial(bmg)
         return self.trunk(bmg)
 
+    @staticmethod
+    def perturbation_noise(e: Tensor, count: int) -> Tensor | None:
+        """Standard-normal draws ``[count, *e.shape]`` (None for no perturbation)."""
+        return torch.randn(count, *e.shape, device=e.device, dtype=e.dtype) if count else None
+
     def perturb(self, e: Tensor, count: int = 0, noise: Tensor | None = None) -> Tensor:
         """``[count, *e.shape]`` noisy copies; the noise scale follows the batch spread of ``e``.
 
@@ -111,6 +116,11 @@ class GATEModel(PropertyModel):
         # correction=0: a batch of one molecule gets no noise instead of a NaN scale
         scale = self.gate.perturb_scale * e.detach().std(dim=0, correction=0, keepdim=True)
         return e.unsqueeze(0) + noise * scale
+
+    def perturbed_latents(self, bmg: BatchMolGraph, e: Tensor, noise: Tensor | None) -> Tensor:
+        """``z [K, 1 + M, B, d_z]``: index 0 from ``e`` itself, 1..M from its perturbed copies."""
+        stacked = e.unsqueeze(0) if noise is None else torch.cat([e.unsqueeze(0), self.perturb(e, noise=noise)])
+        return self.encode(bmg, stacked)
 
     def encode(self, bmg: BatchMolGraph, e: Tensor) -> Tensor:
         """Task latents ``z [K, *S, B, d_z]`` from a shared embedding ``e [*S, ...]``."""
@@ -141,8 +151,7 @@ class GATEModel(PropertyModel):
         """LF points ``u [K, B, d_lf]`` and, given ``noise [M, *e.shape]``, those of the perturbed
         inputs ``u_pert [K, M, B, d_lf]``. ``embedding`` is a precomputed shared embedding."""
         e = self.shared_embedding(bmg) if embedding is None else embedding
-        stacked = e.unsqueeze(0) if noise is None else torch.cat([e.unsqueeze(0), self.perturb(e, noise=noise)])
-        u_all = self.transfer(self.encode(bmg, stacked))
+        u_all = self.transfer(self.perturbed_latents(bmg, e, noise))
         return u_all[:, 0], (u_all[:, 1:] if noise is not None else None)
 
     # ------------------------------------------------------------------ training
@@ -150,16 +159,15 @@ class GATEModel(PropertyModel):
         """Everything the active losses need, from one pass over the batch."""
         active = self.gate.weights.active()
         e = self.shared_embedding(batch.bmg)
-        m = self.gate.perturb_count if "dis" in active else 0
-        stacked = torch.cat([e.unsqueeze(0), self.perturb(e, m)]) if m else e.unsqueeze(0)
-        z_all = self.encode(batch.bmg, stacked)  # [K, 1 + M, B, d_z]
+        noise = self.perturbation_noise(e, self.gate.perturb_count if "dis" in active else 0)
+        z_all = self.perturbed_latents(batch.bmg, e, noise)  # [K, 1 + M, B, d_z]
         z = z_all[:, 0]
         needs_lf = bool({"auto", "cons", "map", "dis"} & set(active))
-        u_all = self.transfer(z_all if m else z) if needs_lf else None
-        u = (u_all[:, 0] if m else u_all) if needs_lf else None
+        u_all = self.transfer(z_all) if needs_lf else None
+        u = u_all[:, 0] if needs_lf else None
         return dict(pred=self.predict_from_latent(z), z=z, u=u,
                     z_rec=self.inverse(u) if "auto" in active else None,
-                    u_pert=u_all[:, 1:] if m else None)
+                    u_pert=u_all[:, 1:] if noise is not None else None)
 
     def training_loss(self, batch: GraphBatch) -> tuple[Tensor, dict[str, Tensor]]:
         t = self._terms(batch)

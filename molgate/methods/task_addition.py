@@ -96,19 +96,17 @@ class TaskAdditionModel(PropertyModel):
             for j, i in enumerate(trunk):
                 embeddings[i] = batch.context[:, j * d_h:(j + 1) * d_h]
         with torch.no_grad():
-            if isinstance(self.frozen, ExtendedGATEModel):
-                return self.frozen.lf_views(batch.bmg, noise, embeddings)
-            return self.frozen.lf_views(batch.bmg, noise, embeddings[0])
+            views = [p.lf_views(batch.bmg, noise, e) for p, e in zip(parts, embeddings)]
+        u = torch.cat([v[0] for v in views])
+        return u, (torch.cat([v[1] for v in views]) if noise is not None else None)
 
     def training_loss(self, batch: GraphBatch) -> tuple[Tensor, dict[str, Tensor]]:
         new, weights = self.new, self.new.gate.weights
         active = weights.active()
         e = new.shared_embedding(batch.bmg)
-        m = new.gate.perturb_count if "dis" in active else 0
-        noise = torch.randn(m, *e.shape, device=e.device, dtype=e.dtype) if m else None
+        noise = new.perturbation_noise(e, new.gate.perturb_count if "dis" in active else 0)
         u_old, u_old_pert = self._frozen_views(batch, noise)
-        stacked = torch.cat([e.unsqueeze(0), new.perturb(e, noise=noise)]) if m else e.unsqueeze(0)
-        z_all = new.encode(batch.bmg, stacked)  # [1, 1 + M, B, d_z]
+        z_all = new.perturbed_latents(batch.bmg, e, noise)  # [1, 1 + M, B, d_z]
         u_all = new.transfer(z_all)
         z, u = z_all[:, 0], u_all[:, 0]
         b, k = batch.y.shape[0], self.frozen.n_tasks
@@ -121,7 +119,7 @@ class TaskAdditionModel(PropertyModel):
             return new.map_to_target(x, torch.zeros_like(targets))  # only target n is labelled
 
         return total_loss(pred, y, z=z, z_rec=new.inverse(u), u=torch.cat([u_old, u]),
-                          u_pert=torch.cat([u_old_pert, u_all[:, 1:]]) if m else None,
+                          u_pert=torch.cat([u_old_pert, u_all[:, 1:]]) if noise is not None else None,
                           predict_from_lf=predict_from_lf, mask=mask,
                           transfer_ratios=self.transfer_ratios, weights=weights)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
@@ -52,10 +51,3 @@ def training_smiles(model_dir: str | Path) -> list[str]:
     if extra.exists():
         smiles += [s for s in extra.read_text().splitlines() if s]
     return list(dict.fromkeys(smiles))
-
-
-def similarity_to(smiles: list[str], reference_smiles: list[str]) -> np.ndarray:
-    """Nearest-neighbour similarity of each (valid) SMILES to the reference set."""
-    reference = fingerprints(reference_smiles)
-    gen = fingerprint_generator()
-    return np.array([nearest_similarity(gen.GetFingerprint(Chem.MolFromSmiles(s)), reference) for s in smiles])

@@ -22,9 +22,8 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from tqdm.auto import tqdm
 
-from molgate.screen.reader import LibraryChunk, _kind, count_rows, iter_chunks
+from molgate.screen.reader import LibraryChunk, _kind, iter_chunks
 
 
 def _text_descriptors(path: Path, file_index: int, chunk_size: int, start_index: int) -> list[dict]:
@@ -114,7 +113,7 @@ def _parquet_rows(path: str, column: str, offset: int, n: int) -> list[str]:
 class ChunkScreener:
     """A Ray Data actor: models loaded once, then one chunk per call."""
 
-    def __init__(self, model_dirs: list[str], device: str | None, settings: dict, where: str | None,
+    def __init__(self, model_dirs: list[str], device: str | None, settings: dict,
                  reference: list[str] | None, parts: str):
         from molgate.screen.models import load_screen_models
         from molgate.screen.prepare import init_worker
@@ -127,6 +126,7 @@ class ChunkScreener:
         self.settings = ScreenSettings(**settings)
         self.models = load_screen_models(model_dirs[0], model_dirs[1:], device)
         columns = output_columns(self.models, self.settings)
+        where = self.settings.where
         self.criteria = parse_where(where, columns[3:]) if where else None
         self.schema = _schema(self.models, self.settings)
         self.parts = Path(parts)
@@ -146,16 +146,12 @@ class ChunkScreener:
         return {"index": np.asarray(batch["index"]), "read": np.asarray(n_read)}
 
 
-def screen_with_ray(models, files: list[Path], out: Path, settings, criteria, workers: int, progress: bool):
+def screen_with_ray(models, files: list[Path], out: Path, settings, workers: int, progress: bool,
+                    parts: Path, signature: str, done: set[int]):
     import ray
 
-    from molgate.screen.run import ScreenSummary, _prepare_output, _schema, complete, reference_smiles
+    from molgate.screen.run import _schema, complete, progress_bar, reference_smiles
 
-    parts, signature, done = _prepare_output(models, files, out, settings)
-    if not parts.exists():
-        import json
-
-        return ScreenSummary(**json.loads(out.with_name(out.name + ".screen.json").read_text())["summary"])
     stage = parts / "inputs"
     stage.mkdir(exist_ok=True)
     todo = [d for d in chunk_descriptors(files, settings.chunk_size, settings.smiles_column, stage)
@@ -171,9 +167,7 @@ def screen_with_ray(models, files: list[Path], out: Path, settings, criteria, wo
     context.execution_options.preserve_order = False
     start = time.perf_counter()
     read_now = 0
-    bar = tqdm(total=count_rows(files, settings.smiles_column), unit="mol", desc="screen (ray)",
-               disable=not progress, smoothing=0.1)
-    bar.update(min(bar.total or 0, len(done) * settings.chunk_size))
+    bar = progress_bar(files, settings, done, progress, desc="screen (ray)")
     try:
         if todo:
             ds = ray.data.from_items(todo, override_num_blocks=max(1, min(len(todo), 8 * workers)))
@@ -181,7 +175,7 @@ def screen_with_ray(models, files: list[Path], out: Path, settings, criteria, wo
                 ChunkScreener, batch_size=1, num_cpus=1, concurrency=workers,
                 fn_constructor_kwargs=dict(
                     model_dirs=models.dirs, device=None, settings=asdict(settings),
-                    where=settings.where, reference=reference_smiles(models, settings), parts=str(parts)))
+                    reference=reference_smiles(models, settings), parts=str(parts)))
             for batch in ds.iter_batches(batch_size=1, batch_format="numpy"):
                 n = int(batch["read"].sum())
                 read_now += n

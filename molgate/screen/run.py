@@ -54,6 +54,12 @@ class ScreenSettings:
     batch_size: int = 1024
     precision: str = "fp32"  # or "bf16" (see ScreenModels.predict)
 
+    def __post_init__(self):
+        from molgate.screen.models import PRECISIONS
+
+        if self.precision not in PRECISIONS:
+            raise ValueError(f"precision must be one of {PRECISIONS}, got {self.precision!r}")
+
 
 @dataclass
 class ScreenSummary:
@@ -161,32 +167,37 @@ def screen(model: str | Path, library: list[str | Path], out: str | Path, where:
         raise InputError("the screen output is Parquet: give --out FILE.parquet", file=str(out))
     files = [Path(f) for f in library]
     check_library(files, smiles_column)
-    models = load_screen_models(model, ensemble, device)
-    from molgate.screen.models import PRECISIONS
-
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
     settings = ScreenSettings(where, domain, domain_threshold, smiles_column, chunk_size, batch_size, precision)
+    if engine not in ("local", "ray"):
+        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
+    models = load_screen_models(model, ensemble, device)
     columns = output_columns(models, settings)
     criteria: Criteria | None = parse_where(where, columns[3:]) if where else None  # before any work
     workers = (os.cpu_count() or 1) if workers is None else workers
+    run = _prepare_output(models, files, out, settings)
+    if isinstance(run, ScreenSummary):  # finished earlier with the same arguments
+        return run
     if engine == "ray":
         from molgate.screen.ray_engine import screen_with_ray
 
-        return screen_with_ray(models, files, out, settings, criteria, max(workers, 1), progress)
-    if engine != "local":
-        raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
-    return _screen_local(models, files, out, settings, criteria, workers, progress)
+        return screen_with_ray(models, files, out, settings, max(workers, 1), progress, *run)
+    return _screen_local(models, files, out, settings, criteria, workers, progress, *run)
 
 
-def _prepare_output(models, files, out: Path, settings) -> tuple[Path, str, set[int]]:
-    """The parts folder of this run, and the chunks already done there."""
+def _done_file(out: Path) -> Path:
+    return out.with_name(out.name + ".screen.json")
+
+
+def _prepare_output(models, files, out: Path, settings) -> tuple[Path, str, set[int]] | ScreenSummary:
+    """The parts folder of this run, its signature and the chunks already done there; or the
+    summary of the same screen finished earlier."""
     signature = run_signature(models, files, settings)
     parts = out.with_name(out.name + ".parts")
-    done_file = out.with_name(out.name + ".screen.json")
+    done_file = _done_file(out)
     if done_file.exists() and out.exists() and not parts.exists():
-        if json.loads(done_file.read_text()).get("signature") == signature:
-            return parts, signature, set()
+        done = json.loads(done_file.read_text())
+        if done.get("signature") == signature:
+            return ScreenSummary(**done["summary"])
         raise InputError("holds the result of a different screen; remove it or choose another --out",
                          file=str(out))
     parts.mkdir(parents=True, exist_ok=True)
@@ -201,20 +212,24 @@ def _prepare_output(models, files, out: Path, settings) -> tuple[Path, str, set[
     return parts, signature, done
 
 
+def progress_bar(files: list[Path], settings: ScreenSettings, done: set[int], progress: bool,
+                 desc: str = "screen") -> tqdm:
+    """Molecules read, with rate and ETA; chunks done before count as read."""
+    total = count_rows(files, settings.smiles_column)
+    bar = tqdm(total=total, unit="mol", desc=desc, disable=not progress, smoothing=0.1)
+    bar.update(min(total, len(done) * settings.chunk_size))
+    return bar
+
+
 def _screen_local(models: ScreenModels, files: list[Path], out: Path, settings: ScreenSettings,
-                  criteria: Criteria | None, workers: int, progress: bool) -> ScreenSummary:
-    parts, signature, done = _prepare_output(models, files, out, settings)
-    done_file = out.with_name(out.name + ".screen.json")
-    if not parts.exists():  # finished earlier with the same arguments
-        return ScreenSummary(**json.loads(done_file.read_text())["summary"])
+                  criteria: Criteria | None, workers: int, progress: bool, parts: Path, signature: str,
+                  done: set[int]) -> ScreenSummary:
     schema = _schema(models, settings)
     file_index = {str(f): i for i, f in enumerate(files)}
     reference = reference_smiles(models, settings)
-    total = count_rows(files, settings.smiles_column)
     start = time.perf_counter()
     read_now = 0
-    bar = tqdm(total=total, unit="mol", desc="screen", disable=not progress, smoothing=0.1)
-    bar.update(min(total, len(done) * settings.chunk_size))
+    bar = progress_bar(files, settings, done, progress)
     chunks = iter_chunks(files, settings.chunk_size, settings.smiles_column, skip=done)
     for prepared in prepared_chunks(chunks, workers, models.featurizer, reference):
         n = process_chunk(prepared, models, settings, criteria, schema, parts, file_index[prepared.file])
@@ -257,8 +272,7 @@ def complete(parts: Path, out: Path, schema: pa.Schema, signature: str, resumed:
     summary.seconds = seconds
     summary.molecules_per_second = read_now / max(seconds, 1e-9)
     summary.columns = schema.names
-    out.with_name(out.name + ".screen.json").write_text(
-        json.dumps({"signature": signature, "summary": asdict(summary)}, indent=1))
+    _done_file(out).write_text(json.dumps({"signature": signature, "summary": asdict(summary)}, indent=1))
     shutil.rmtree(parts)
     logger.info("screened %d molecule(s): %d invalid, %d hit(s) -> %s", summary.read, summary.invalid,
                 summary.hits, out)

@@ -151,3 +151,16 @@ def test_add_task_extends_a_gate_model(tmp_path, two_task_csv, freesolv, capsys)
     assert main(["add-task", "--model", str(gate), "--data", str(two_task_csv), "--target", "doubled",
                  "--out", str(tmp_path / "x"), "--no-progress"]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_ddp_options_reach_the_training_settings():
+    from molgate.cli.main import _model_params
+
+    args = build_parser().parse_args(["train", "--data", "x.csv", "--out", "o", "--devices", "2",
+                                      "--num-nodes", "3"])
+    params = _model_params(args)
+    assert params["devices"] == 2 and params["num_nodes"] == 3
+    from molgate.api import PropertyRegressor
+
+    settings = PropertyRegressor(**{k: v for k, v in params.items()}).train_settings
+    assert settings.num_nodes == 3 and settings.distributed

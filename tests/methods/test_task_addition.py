@@ -190,3 +190,12 @@ def test_gate_parts_of_plain_and_extended_models():
     ext = extend(base, new_task_part(base))
     assert gate_parts(ext)[0] is base and ext.n_tasks == 3
     assert torch.equal(ext.scaler.mean[:2], base.scaler.mean)
+
+
+def test_add_task_reuses_a_split_file(tmp_path, pretrained, new_task_csv):
+    split_file = api.make_splits(new_task_csv, tmp_path / "splits", kinds=("random",), seeds=(3,))[0]
+    out = tmp_path / "with-split"
+    api.add_task(pretrained, new_task_csv, "halved", out, split_file=split_file, epochs=1, progress=False)
+    import json
+
+    assert json.loads((out / "split.json").read_text())["test"] == json.loads(split_file.read_text())["test"]

@@ -255,3 +255,18 @@ def test_bf16_precision_stays_close_to_fp32(model, library, tmp_path):
         assert deviation.max() > 0  # bf16 did run
     with pytest.raises(ValueError, match="precision"):
         api.screen(model, [library], tmp_path / "c.parquet", precision="fp8", progress=False)
+
+
+def test_screen_cli_options_reach_the_screen(model, member, freesolv, tmp_path):
+    lib = tmp_path / "lib.csv"
+    pd.DataFrame({"SMILES": freesolv["smiles"].iloc[:60]}).to_csv(lib, index=False)
+    out = tmp_path / "o.parquet"
+    assert main(["screen", "--model", str(model), "--ensemble", str(member), "--library", str(lib),
+                 "--smiles-column", "SMILES", "--out", str(out), "--domain-threshold", "0.9",
+                 "--batch-size", "7", "--workers", "0", "--no-progress"]) == 0
+    frame = pd.read_parquet(out)
+    assert len(frame) == 60 and {"freesolv_std", "doubled_std"} <= set(frame.columns)
+    assert (frame["in_domain"] == (frame["nn_similarity"] >= 0.9)).all()
+    assert main(["screen", "--model", str(model), "--library", str(lib), "--smiles-column", "SMILES",
+                 "--out", str(tmp_path / "n.parquet"), "--no-domain", "--workers", "0", "--no-progress"]) == 0
+    assert "nn_similarity" not in pd.read_parquet(tmp_path / "n.parquet").columns
