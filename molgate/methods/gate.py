@@ -192,9 +192,9 @@ class GATEModel(PropertyModel):
     def extra_config(self) -> dict:
         return {"gate": self.gate.to_dict()}
 
-    def map_to_target(self, x: Tensor, targets: Tensor) -> Tensor:
+    def map_to_target(self, x: Tensor, targets: Tensor | None) -> Tensor:
         """``Head_t(Inverse_t(x[g]))`` with ``t = targets[g]``: LF points of every source for the
-        labelled pairs of target t, through that target's modules."""
+        labelled pairs of target t, through that target's modules (None: slice k through task k)."""
         return self.head(self.inverse(x, targets), targets).squeeze(-1)
 
 

@@ -116,7 +116,9 @@ class TaskAdditionModel(PropertyModel):
         mask = torch.cat([torch.zeros_like(pad, dtype=torch.bool), batch.mask], dim=1)
 
         def predict_from_lf(x: Tensor, targets: Tensor) -> Tensor:
-            return new.map_to_target(x, torch.zeros_like(targets))  # only target n is labelled
+            # Only target n is labelled, and the new part has one task: every chunk goes through
+            # its modules as one block of rows (no per-chunk weight gather, whose backward is slow).
+            return new.map_to_target(x.reshape(1, -1, x.shape[-1]), None).reshape(x.shape[:-1])
 
         return total_loss(pred, y, z=z, z_rec=new.inverse(u), u=torch.cat([u_old, u]),
                           u_pert=torch.cat([u_old_pert, u_all[:, 1:]]) if noise is not None else None,

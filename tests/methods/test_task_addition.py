@@ -15,6 +15,7 @@ from molgate.errors import InputError
 from molgate.featurize.batching import GraphDataset, make_loader
 from molgate.featurize.graphs import FeaturizerSettings, feature_dims, featurize
 from molgate.methods import EncoderConfig, GATEModel, GateConfig
+from molgate.methods.gate_losses import GateLossWeights
 from molgate.methods.extended_gate import ExtendedGATEModel, extend, gate_parts
 from molgate.methods.task_addition import TaskAdditionModel, cached_embeddings, new_task_part
 from molgate.train.checkpoint import load_model
@@ -182,6 +183,29 @@ def test_alignment_loss_is_zero_when_the_new_task_copies_a_frozen_one(freesolv):
     _, parts = view.training_loss(batch)
     assert float(parts["cons"]) == pytest.approx(0.0, abs=1e-10)
     assert float(parts["dis"]) == pytest.approx(0.0, abs=1e-8)
+
+
+def test_mapping_term_is_the_new_heads_on_every_frozen_source(freesolv):
+    """P[a, n] = MSE(y_n, Head_n(Inverse_n(u_a))) over the labelled molecules, for each frozen a."""
+    frozen = _tiny_gate(n_tasks=2)
+    new = new_task_part(frozen)
+    new.gate.weights = GateLossWeights(use_auto=False, use_cons=False, use_dis=False)
+    view = TaskAdditionModel(frozen, new)
+    graphs = featurize(freesolv["smiles"].iloc[:20].tolist(), cache=False, progress=False)
+    bmg = next(iter(make_loader(GraphDataset(graphs), 20))).bmg
+    with torch.no_grad():
+        u_old = frozen.lf_points(bmg)[1]  # [2, B, d_lf]
+        mapped = [new.head(new.inverse(u_old[a].unsqueeze(0))).reshape(-1) for a in range(2)]
+    # labels at source 0's mapped values (P[0, n] = 0), so P is the sources' disagreement only
+    y = mapped[0].numpy()[:, None].astype(float).copy()
+    y[::3] = np.nan  # unlabelled molecules take no part
+    batch = next(iter(make_loader(GraphDataset(graphs, y), 20)))
+    _, parts = view.training_loss(batch)
+    labelled = torch.as_tensor(~np.isnan(y[:, 0]))
+    target = mapped[0][labelled]
+    expected = sum(float(((m[labelled] - target) ** 2).mean()) for m in mapped) / 2  # target_mean over 2
+    assert expected > 0
+    assert float(parts["map"]) == pytest.approx(expected, rel=1e-4)
 
 
 def test_gate_parts_of_plain_and_extended_models():
