@@ -6,7 +6,10 @@ retrained with the other seeds to get a std. Learned ratios train once per seed.
 balanced scaffold split for everything (seed 0 split; model seeds vary). Reports validation and
 test RMSE and total compute of both, as JSON and Markdown.
 
-    python benchmarks/transfer_ratios_three_task.py [--max-per-task 1500] [--epochs 30] [--seeds 0 1 2]
+    python benchmarks/transfer_ratios_three_task.py [--max-per-task 500] [--epochs 20] [--seeds 0 1 2]
+
+Resumable: finished grid points and runs are read back from their folders under
+``benchmarks/work/ratios_three_task``.
 """
 
 from __future__ import annotations
@@ -26,14 +29,22 @@ from molgate.data.table import read_table
 TASKS = ["density", "hvap_298", "boiling_point"]
 
 
+def trained(out, data, **kwargs) -> tuple:
+    """``(model_dir, seconds, best validation loss)``, training only if ``out`` holds no model yet."""
+    if not (out / "config.json").exists():
+        api.train(data, TASKS, out=out, **kwargs)
+    config = json.loads((out / "config.json").read_text())
+    return out, config["throughput"]["seconds"], config["fit"]["all"]["best_val_loss"]
+
+
 def test_rmse(model_dir) -> dict[str, float]:
     return {t: m["rmse"] for t, m in api.evaluate(model_dir, plots=False).items()}
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--max-per-task", type=int, default=1500)
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--max-per-task", type=int, default=500)
+    p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--grid-values", nargs="+", type=float, default=[0.0, 1.0, 3.0])
     a = p.parse_args()
@@ -48,7 +59,7 @@ def main() -> int:
     common = dict(method="gate", split_file=split_file, epochs=a.epochs, progress=False)
 
     grid_dir = work / "grid"
-    if not (grid_dir / "grid_results.json").exists():
+    if not (grid_dir / "grid_results.json").exists():  # resumes point by point
         api.train(data, TASKS, out=grid_dir, seed=a.seeds[0], transfer_ratios="grid",
                   grid_values=tuple(a.grid_values), **common)
     grid = json.loads((grid_dir / "grid_results.json").read_text())
@@ -57,16 +68,16 @@ def main() -> int:
     grid_seconds = grid["total_seconds"]
     grid_rmse = [test_rmse(grid_dir)]
     for seed in a.seeds[1:]:
-        r = api.train(data, TASKS, out=work / f"grid_best_seed{seed}", seed=seed, transfer_ratios="fixed",
-                      ratios_file=ratios_file, **common)
-        grid_rmse.append(test_rmse(r.model_dir))
+        model_dir, _, _ = trained(work / f"grid_best_seed{seed}", data, seed=seed, transfer_ratios="fixed",
+                                  ratios_file=ratios_file, **common)
+        grid_rmse.append(test_rmse(model_dir))
     learned_rmse, learned_seconds, learned_val = [], 0.0, []
     for seed in a.seeds:
-        r = api.train(data, TASKS, out=work / f"learned_seed{seed}", seed=seed, transfer_ratios="learned",
-                      **common)
-        learned_rmse.append(test_rmse(r.model_dir))
-        learned_seconds += r.seconds
-        learned_val.append(r.fit["all"]["best_val_loss"])
+        model_dir, seconds, val = trained(work / f"learned_seed{seed}", data, seed=seed,
+                                          transfer_ratios="learned", **common)
+        learned_rmse.append(test_rmse(model_dir))
+        learned_seconds += seconds
+        learned_val.append(val)
     rows = []
     for t in TASKS:
         g = np.array([x[t] for x in grid_rmse])

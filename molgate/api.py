@@ -326,7 +326,7 @@ def _grid_search(data, targets, smiles_column, method, split, seed, out: Path, s
         raise InputError("--transfer-ratios grid is for GATE with 2 to 4 tasks "
                          f"({len(tasks)} given: {tasks})")
     pairs = list(itertools.combinations(tasks, 2))
-    rows, results = [], {}
+    rows = []
     for i, values in enumerate(itertools.product(grid_values, repeat=len(pairs))):
         ratios: dict = {}
         for (a, t), v in zip(pairs, values):
@@ -334,26 +334,34 @@ def _grid_search(data, targets, smiles_column, method, split, seed, out: Path, s
             ratios.setdefault(t, {})[a] = v
         folder = out / "grid" / f"point{i:03d}"
         ratio_path = folder.parent / f"point{i:03d}.ratios.json"
+        done_path = folder.parent / f"point{i:03d}.result.json"
+        row = {"point": i, **{f"{a}<->{t}": v for (a, t), v in zip(pairs, values)}}
+        if done_path.exists() and json.loads(done_path.read_text()).get("ratios") == ratios:
+            rows.append(json.loads(done_path.read_text())["row"])  # resumed: this point already ran
+            continue
         folder.parent.mkdir(parents=True, exist_ok=True)
         ratio_path.write_text(json.dumps(ratios))
         r = train(data, tasks, smiles_column, method, split, seed, folder, split_file, split_sizes,
                   on_invalid, long_format, "fixed", ratio_path, **params)
-        results[i] = r
-        rows.append({"point": i, **{f"{a}<->{t}": v for (a, t), v in zip(pairs, values)},
-                     "val_loss": r.fit["all"]["best_val_loss"], "seconds": r.seconds})
+        row.update(val_loss=r.fit["all"]["best_val_loss"], seconds=r.seconds)
+        rows.append(row)
+        done_path.write_text(json.dumps({"ratios": ratios, "row": row}))
     grid = pd.DataFrame(rows)
     best = int(grid.loc[grid["val_loss"].idxmin(), "point"])
     out.mkdir(parents=True, exist_ok=True)
-    for item in results[best].model_dir.iterdir():
+    for item in (out / "grid" / f"point{best:03d}").iterdir():
         target = out / item.name
         (shutil.copytree if item.is_dir() else shutil.copy2)(item, target, **(
             {"dirs_exist_ok": True} if item.is_dir() else {}))
     grid.to_csv(out / "grid_results.csv", index=False)
     (out / "grid_results.json").write_text(json.dumps({
         "best_point": best, "total_seconds": float(grid["seconds"].sum()), "points": rows}, indent=1))
-    r = results[best]
-    return TrainResult(out, r.tasks, r.split_counts, r.rejects_file, float(grid["seconds"].sum()),
-                       r.molecules_per_second, {"grid": rows, "best": best, **r.fit})
+    config = json.loads((out / "config.json").read_text())
+    counts = pd.read_csv(out / "split_counts.csv", index_col=0)
+    rejects = next(iter(sorted(out.glob("*rejects*.csv"))), None)
+    return TrainResult(out, list(config["tasks"]), counts, rejects, float(grid["seconds"].sum()),
+                       float(config.get("throughput", {}).get("molecules_per_second", 0.0)),
+                       {"grid": rows, "best": best, **config["fit"]})
 
 
 def predict(model: str | Path, data: str | Path, out: str | Path | None = None,

@@ -125,6 +125,13 @@ def test_cli_fixed_grid_and_learned_ratios(tmp_path, two_task_csv, capsys):
     assert best["val_loss"] == min(p["val_loss"] for p in grid["points"])
     chosen = json.loads((tmp_path / "grid" / "transfer_ratios.json").read_text())
     assert chosen["freesolv"]["doubled"] == best["freesolv<->doubled"]
+    # started again, a finished grid point is not retrained: same rows, weights untouched
+    weights = tmp_path / "grid" / "grid" / "point000" / "weights.pt"
+    stamp = weights.stat().st_mtime_ns
+    assert main(["train", "--data", str(two_task_csv), "--method", "gate", "--transfer-ratios", "grid",
+                 "--grid-values", "0", "2", "--out", str(tmp_path / "grid"), *TINY]) == 0
+    assert json.loads((tmp_path / "grid" / "grid_results.json").read_text())["points"] == grid["points"]
+    assert weights.stat().st_mtime_ns == stamp
 
     assert main(["train", "--data", str(two_task_csv), "--method", "gate", "--transfer-ratios", "learned",
                  "--ratio-interval", "1", "--hypergradient", "finite-difference",
