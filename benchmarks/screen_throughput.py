@@ -11,7 +11,7 @@ peak memory of a screen of N vs 10 N molecules.
 * Memory: peak resident memory of the whole process tree (the screen's workers included), sampled
   every 0.1 s, for ``--size`` and ``--memory-scale`` x ``--size`` molecules.
 
-    cd benchmarks && ../.venv/bin/python screen_throughput.py [--size 100000] [--repeats 3]
+    cd benchmarks && ../.venv/bin/python screen_throughput.py [--size 100000] [--repeats 1] [--configs ...]
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ from common import WORK, suite_dir, write_result
 
 TASKS = ["boiling_point", "flash_point", "viscosity_298", "dielectric_constant"]
 BIN = Path(sys.executable).parent
+CONFIGS = ["molgate-mtl", "molgate-gate", "molgate-mtl-no-domain", "molgate-mtl-bf16",
+           "molgate-mtl-no-domain-bf16", "chemprop", "chemprop-workers"]
 
 
 def _tree_rss(pid: int) -> int:
@@ -109,7 +111,8 @@ def screen_cmd(model: Path, lib: Path, out: Path, workers: int) -> list[str]:
             "--workers", str(workers), "--no-progress"]
 
 
-def run(size: int, repeats: int, memory_scale: int, workers: int) -> dict:
+def run(size: int, repeats: int, memory_scale: int, workers: int, configs: list[str],
+        memory_flags: list[str]) -> dict:
     lib = library(size)
     csv = lib.with_suffix(".csv")
     if not csv.exists():
@@ -117,8 +120,7 @@ def run(size: int, repeats: int, memory_scale: int, workers: int) -> dict:
     trained = models()
     out = WORK / "screen" / "out"
     out.mkdir(exist_ok=True)
-    times: dict[str, list[float]] = {"molgate-mtl": [], "molgate-gate": [], "molgate-mtl-no-domain": [],
-                                     "molgate-mtl-bf16": [], "chemprop": [], "chemprop-workers": []}
+    times: dict[str, list[float]] = {name: [] for name in configs}
     for r in range(repeats):
         for name in times:
             target = out / f"{name}.parquet"
@@ -134,7 +136,7 @@ def run(size: int, repeats: int, memory_scale: int, workers: int) -> dict:
                 cmd = screen_cmd(trained[method], lib, target, workers)
                 if "no-domain" in name:
                     cmd.append("--no-domain")
-                if name.endswith("bf16"):
+                if "bf16" in name:
                     cmd += ["--precision", "bf16"]
             seconds, _ = timed(cmd)
             times[name].append(seconds)
@@ -145,7 +147,7 @@ def run(size: int, repeats: int, memory_scale: int, workers: int) -> dict:
         target = out / f"memory_{n}.parquet"
         for p in (target, target.with_name(target.name + ".screen.json")):
             p.unlink(missing_ok=True)
-        seconds, peak = timed(screen_cmd(trained["mtl"], library(n), target, workers))
+        seconds, peak = timed(screen_cmd(trained["mtl"], library(n), target, workers) + memory_flags)
         memory[n] = {"seconds": seconds, "peak_rss_mib": peak / 2**20, "molecules_per_second": n / seconds}
         print(f"memory: {n:>9,} molecules: peak {peak / 2**20:,.0f} MiB, {seconds:.0f} s", flush=True)
     big, small = memory[size * memory_scale], memory[size]
@@ -154,7 +156,7 @@ def run(size: int, repeats: int, memory_scale: int, workers: int) -> dict:
         "seconds": times, "median_seconds": median,
         "molecules_per_second": {k: size / v for k, v in median.items()},
         "speedup_vs_chemprop": {k: median["chemprop"] / v for k, v in median.items() if k != "chemprop"},
-        "memory": {str(k): v for k, v in memory.items()},
+        "memory": {str(k): v for k, v in memory.items()}, "memory_flags": memory_flags,
         "memory_ratio": big["peak_rss_mib"] / small["peak_rss_mib"],
     }
     lines = ["| tool | median s | molecules/s | vs chemprop predict |", "|---|---|---|---|"]
@@ -162,7 +164,7 @@ def run(size: int, repeats: int, memory_scale: int, workers: int) -> dict:
         lines.append(f"| {k} | {v:.1f} | {size / v:,.0f} | {median['chemprop'] / v:.2f}x |")
     lines += ["", f"peak memory: {size:,} molecules {small['peak_rss_mib']:,.0f} MiB; "
               f"{size * memory_scale:,} molecules {big['peak_rss_mib']:,.0f} MiB "
-              f"(ratio {result['memory_ratio']:.2f})"]
+              f"(ratio {result['memory_ratio']:.2f}; molgate-mtl {' '.join(memory_flags)})"]
     print("\n".join(lines))
     write_result("screen_throughput", result)
     return result
@@ -171,11 +173,14 @@ def run(size: int, repeats: int, memory_scale: int, workers: int) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--size", type=int, default=100_000)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=1)
+    parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=CONFIGS)
+    parser.add_argument("--memory-flags", default="--no-domain --precision bf16",
+                        help="screen options of the two memory runs (the fastest, to save time)")
     parser.add_argument("--memory-scale", type=int, default=10)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    run(args.size, args.repeats, args.memory_scale, args.workers)
+    run(args.size, args.repeats, args.memory_scale, args.workers, args.configs, args.memory_flags.split())
 
 
 if __name__ == "__main__":

@@ -5,12 +5,16 @@ learned ratios; validation-loss curves (like the paper's Figure 3), epochs for t
 reach the uniform run's best validation loss, per-task test RMSE of both and the count of tasks
 improved. Writes JSON, Markdown and ``transfer_ratios_all_tasks.png``.
 
-    python benchmarks/transfer_ratios_all_tasks.py [--max-per-task 500] [--epochs 30]
+    python benchmarks/transfer_ratios_all_tasks.py [--max-per-task 150] [--epochs 20]
+
+Resumable: a finished run is read back from its folder under ``benchmarks/work/ratios_all_tasks``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import shutil
 import sys
 
 import matplotlib
@@ -27,8 +31,8 @@ from molgate.data.table import read_table  # noqa: E402
 
 def main() -> int:
     p = argparse.ArgumentParser()
-    p.add_argument("--max-per-task", type=int, default=500)
-    p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--max-per-task", type=int, default=150)
+    p.add_argument("--epochs", type=int, default=20)
     a = p.parse_args()
     work = WORK / "ratios_all_tasks"
     data = suite_dir("all") / "suite.parquet"
@@ -37,10 +41,15 @@ def main() -> int:
     split_file = save_split(split, table, work / "split.json")
     runs = {}
     for mode in ("uniform", "learned"):
-        r = api.train(data, method="gate", split_file=split_file, epochs=a.epochs, patience=a.epochs,
-                      out=work / mode, progress=False, transfer_ratios=mode)
-        runs[mode] = {"val": r.fit["all"]["val_history"], "seconds": r.seconds,
-                      "test": {t: m["rmse"] for t, m in api.evaluate(r.model_dir, plots=False).items()}}
+        out = work / mode
+        if not (out / "config.json").exists():
+            api.train(data, method="gate", split_file=split_file, epochs=a.epochs, patience=a.epochs,
+                      out=out, seed=0, progress=False, transfer_ratios=mode)
+        config = json.loads((out / "config.json").read_text())
+        runs[mode] = {"val": config["fit"]["all"]["val_history"], "seconds": config["throughput"]["seconds"],
+                      "epochs": config["fit"]["all"]["epochs_run"],
+                      "test": {t: m["rmse"] for t, m in api.evaluate(out, plots=False).items()}}
+        print(f"{mode}: {runs[mode]['seconds']:.0f} s, best validation {min(runs[mode]['val']):.4f}", flush=True)
     best_uniform = min(runs["uniform"]["val"])
     reach = next((i + 1 for i, v in enumerate(runs["learned"]["val"]) if v <= best_uniform), None)
     improved = [t for t in table.tasks if runs["learned"]["test"][t] < runs["uniform"]["test"][t]]
@@ -53,7 +62,14 @@ def main() -> int:
     ax.legend()
     fig.tight_layout()
     fig.savefig(RESULTS / "transfer_ratios_all_tasks.png")
-    lines = [f"tasks: {len(table.tasks)}; learned improves test RMSE on {len(improved)} of them; "
+    heatmap = work / "learned" / "transfer_ratios.png"
+    if heatmap.exists():
+        shutil.copyfile(heatmap, RESULTS / "transfer_ratios_all_tasks_heatmap.png")
+    per_epoch = {m: r["seconds"] / r["epochs"] for m, r in runs.items()}
+    lines = [f"cap {a.max_per_task} training labels per task (scaffold split, seed 0; validation and test whole), "
+             f"{a.epochs} epochs, no early stopping. Seconds per epoch: uniform {per_epoch['uniform']:.1f}, "
+             f"learned {per_epoch['learned']:.1f} ({per_epoch['learned'] / per_epoch['uniform']:.2f}x).", "",
+             f"tasks: {len(table.tasks)}; learned improves test RMSE on {len(improved)} of them; "
              f"learned reaches the uniform run's best validation loss ({best_uniform:.4f}) at epoch "
              f"{reach} (uniform's best at epoch {int(np.argmin(runs['uniform']['val'])) + 1})", "",
              "| task | uniform RMSE | learned RMSE |", "|---|---|---|"]
@@ -61,7 +77,8 @@ def main() -> int:
     (RESULTS / "transfer_ratios_all_tasks.md").write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
     write_result("transfer_ratios_all_tasks", {"runs": runs, "epochs_to_reach_uniform_best": reach,
-                                               "improved_tasks": improved, "max_per_task": a.max_per_task})
+                                               "improved_tasks": improved, "max_per_task": a.max_per_task,
+                                               "epochs": a.epochs, "seconds_per_epoch": per_epoch})
     return 0
 
 
