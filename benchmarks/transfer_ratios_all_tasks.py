@@ -5,7 +5,7 @@ learned ratios; validation-loss curves (like the paper's Figure 3), epochs for t
 reach the uniform run's best validation loss, per-task test RMSE of both and the count of tasks
 improved. Writes JSON, Markdown and ``transfer_ratios_all_tasks.png``.
 
-    python benchmarks/transfer_ratios_all_tasks.py [--max-per-task 150] [--epochs 20]
+    python benchmarks/transfer_ratios_all_tasks.py [--max-per-task 150] [--epochs 15]
 
 Resumable: a finished run is read back from its folder under ``benchmarks/work/ratios_all_tasks``.
 """
@@ -32,7 +32,7 @@ from molgate.data.table import read_table  # noqa: E402
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--max-per-task", type=int, default=150)
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=15)
     a = p.parse_args()
     work = WORK / "ratios_all_tasks"
     data = suite_dir("all") / "suite.parquet"
