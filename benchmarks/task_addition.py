@@ -143,8 +143,23 @@ def full_retrain(seed: int) -> list[dict]:
              **result["metrics"][t]} for t in SMALL]
 
 
+def epochs_run(seed: int, task: str, method: str) -> int | None:
+    """Epochs the run trained for (early stopping differs between methods), from its model folder."""
+    path = OUT / f"seed{seed}" / task / method / "config.json"
+    if not path.exists():
+        return None
+    config = json.loads(path.read_text())
+    fit = config["added_tasks"][-1]["fit"] if method == "add-task" else next(iter(config["fit"].values()))
+    return int(fit["epochs_run"])
+
+
 def report(seeds) -> dict:
-    rows = [json.loads(p.read_text()) for s in seeds for p in sorted((OUT / f"seed{s}").glob("*/*.json"))]
+    paths = [OUT / f"seed{s}" / t / f"{m}.json" for s in seeds for t in SMALL for m in METHODS[:3]]
+    rows = [json.loads(p.read_text()) for p in paths if p.exists()]
+    for row in rows:
+        row["epochs"] = epochs_run(row["seed"], row["task"], row["method"])
+        if row["epochs"]:
+            row["seconds_per_epoch"] = row["seconds"] / row["epochs"]
     for s in seeds:
         rows += full_retrain(s)
     frame = pd.DataFrame(rows)
@@ -153,11 +168,12 @@ def report(seeds) -> dict:
     stats = frame.groupby(["task", "method"]).agg(
         n_seeds=("seed", "nunique"), rmse=("rmse", "mean"), rmse_std=("rmse", "std"),
         mae=("mae", "mean"), pearson=("pearson", "mean"), pearson_std=("pearson", "std"),
-        seconds=("seconds", "mean")).reset_index()
+        seconds=("seconds", "mean"), epochs=("epochs", "mean")).reset_index()
     lines = [f"Scaffold split, seeds {list(seeds)}; pre-training on {', '.join(LARGE)} (training labels "
              f"capped at {CAP} per task, sampled from train; validation and test whole); "
              f"at most {EPOCHS} epochs, patience {PATIENCE}. Mean +- std over seeds.", "",
-             "| task | method | seeds | test RMSE | test MAE | Pearson r | training s |", "|---|---|---|---|---|---|---|"]
+             "| task | method | seeds | test RMSE | test MAE | Pearson r | training s | epochs |",
+             "|---|---|---|---|---|---|---|---|"]
     for task in SMALL:
         for method in METHODS:
             r = stats[(stats.task == task) & (stats.method == method)]
@@ -165,12 +181,16 @@ def report(seeds) -> dict:
                 continue
             r = r.iloc[0]
             lines.append(f"| {task} | {method} | {r.n_seeds} | {r.rmse:.4g} +- {r.rmse_std:.2g} | "
-                         f"{r.mae:.4g} | {r.pearson:.3f} +- {r.pearson_std:.3f} | {r.seconds:.1f} |")
+                         f"{r.mae:.4g} | {r.pearson:.3f} +- {r.pearson_std:.3f} | {r.seconds:.1f} | "
+                         f"{r.epochs:.1f} |")
     summary = {}
     pivot = frame.pivot_table(index=["seed", "task"], columns="method", values=["rmse", "pearson", "seconds"])
     if {"add-task", "stl"} <= set(frame.method):
         ratio = pivot["seconds"]["add-task"] / pivot["seconds"]["stl"]
         summary["add_over_stl_time"] = {"mean": float(ratio.mean()), "max": float(ratio.max())}
+        per_epoch = frame.pivot_table(index=["seed", "task"], columns="method", values="seconds_per_epoch")
+        ratio = per_epoch["add-task"] / per_epoch["stl"]
+        summary["add_over_stl_time_per_epoch"] = {"mean": float(ratio.mean()), "max": float(ratio.max())}
     if {"add-task", "full-retrain"} <= set(frame.method):
         ratio = (pivot["seconds"]["add-task"] / pivot["seconds"]["full-retrain"]).dropna()
         summary["add_over_full_retrain_time"] = {"mean": float(ratio.mean()), "max": float(ratio.max())}
