@@ -25,7 +25,7 @@ import torch
 
 from molgate.data.suite import build_suite, summarize_suite
 from molgate.data.splits import Split, load_split, make_split, save_split, split_counts
-from molgate.data.table import MoleculeTable, read_smiles, read_table, write_rejects
+from molgate.data.table import MoleculeTable, read_smiles, read_table, rejects_path, write_rejects
 from molgate.errors import InputError
 from molgate.evaluate.metrics import metrics_table, task_metrics
 from molgate.evaluate.plots import latent_spaces_plot, lf_frame_plot, parity_plot, ratio_heatmap
@@ -336,8 +336,9 @@ def _grid_search(data, targets, smiles_column, method, split, seed, out: Path, s
         ratio_path = folder.parent / f"point{i:03d}.ratios.json"
         done_path = folder.parent / f"point{i:03d}.result.json"
         row = {"point": i, **{f"{a}<->{t}": v for (a, t), v in zip(pairs, values)}}
-        if done_path.exists() and json.loads(done_path.read_text()).get("ratios") == ratios:
-            rows.append(json.loads(done_path.read_text())["row"])  # resumed: this point already ran
+        done = json.loads(done_path.read_text()) if done_path.exists() else {}
+        if done.get("ratios") == ratios:
+            rows.append(done["row"])  # resumed: this point already ran
             continue
         folder.parent.mkdir(parents=True, exist_ok=True)
         ratio_path.write_text(json.dumps(ratios))
@@ -358,7 +359,7 @@ def _grid_search(data, targets, smiles_column, method, split, seed, out: Path, s
         "best_point": best, "total_seconds": float(grid["seconds"].sum()), "points": rows}, indent=1))
     config = json.loads((out / "config.json").read_text())
     counts = pd.read_csv(out / "split_counts.csv", index_col=0)
-    rejects = next(iter(sorted(out.glob("*rejects*.csv"))), None)
+    rejects = rejects_path(out) if rejects_path(out).exists() else None
     return TrainResult(out, list(config["tasks"]), counts, rejects, float(grid["seconds"].sum()),
                        float(config.get("throughput", {}).get("molecules_per_second", 0.0)),
                        {"grid": rows, "best": best, **config["fit"]})
