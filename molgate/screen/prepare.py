@@ -12,7 +12,7 @@ from chemprop.data.molgraph import MolGraph
 from rdkit import Chem, RDLogger
 
 from molgate.featurize.graphs import FeaturizerSettings, mol_from_smiles
-from molgate.screen.domain import fingerprint_generator, fingerprints, nearest_similarity
+from molgate.screen.domain import NearestNeighbourIndex, fingerprint_generator, fingerprints
 from molgate.screen.reader import LibraryChunk
 
 _STATE: dict = {}
@@ -35,8 +35,22 @@ def init_worker(featurizer: dict, reference_smiles: list[str] | None) -> None:
     RDLogger.DisableLog("rdApp.*")  # invalid SMILES are reported as rejects, not as log noise
     settings = FeaturizerSettings(**featurizer)
     _STATE.update(settings=settings, featurizer=settings.build(),
-                  reference=None if reference_smiles is None else fingerprints(reference_smiles),
+                  reference=None if reference_smiles is None else NearestNeighbourIndex(fingerprints(reference_smiles)),
                   generator=fingerprint_generator())
+
+
+def _as_trained(mol: Chem.Mol, smiles: str, settings: FeaturizerSettings) -> Chem.Mol:
+    """The molecule as the model saw molecules in training: parsed from canonical SMILES.
+
+    Only a chiral tag (clockwise or not, relative to the atom's neighbour order) depends on the
+    order the SMILES was written in; every other feature is the same in any atom order, and the
+    D-MPNN does not depend on the order (up to float rounding). Stereo labels come only from ``@``
+    (atoms) and ``/`` ``\\`` (double bonds) in the SMILES, so only those molecules are written out
+    and parsed again, which saves a third of the per-molecule time.
+    """
+    if "@" in smiles or "/" in smiles or "\\" in smiles:
+        return mol_from_smiles(Chem.MolToSmiles(mol), settings)
+    return Chem.AddHs(mol) if settings.add_hydrogens else mol
 
 
 def prepare_chunk(chunk: LibraryChunk) -> PreparedChunk:
@@ -51,15 +65,13 @@ def prepare_chunk(chunk: LibraryChunk) -> PreparedChunk:
                             "reason": "empty SMILES" if not text else "invalid SMILES (RDKit cannot parse it)"})
             continue
         try:
-            # the model was trained on canonical SMILES; chiral features follow the atom order
-            canonical = mol_from_smiles(Chem.MolToSmiles(mol), settings)
-            graphs.append(featurizer(canonical))
+            graphs.append(featurizer(_as_trained(mol, text, settings)))
         except Exception as exc:  # noqa: BLE001 - any featuriser failure becomes a reject
             rejects.append({"file": chunk.file, "row": row, "smiles": s, "reason": f"cannot featurise: {exc}"})
             continue
         rows.append(row)
         smiles.append(s)
         if reference is not None:
-            sims.append(nearest_similarity(gen.GetFingerprint(canonical), reference))
+            sims.append(reference.nearest(gen.GetFingerprint(mol)))  # as the references: no added Hs
     return PreparedChunk(chunk.index, chunk.file, rows, smiles, graphs,
                          np.asarray(sims) if reference is not None else None, rejects, len(chunk.rows))
