@@ -110,39 +110,21 @@ def _parquet_rows(path: str, column: str, offset: int, n: int) -> list[str]:
     return values[skip:skip + n]
 
 
-class ChunkScreener:
-    """A Ray Data actor: models loaded once, then one chunk per call."""
+class RayChunkScreener:
+    """A Ray Data actor around :class:`~molgate.screen.chunk_screener.ChunkScreener`: models
+    loaded once, then one chunk per call."""
 
-    def __init__(self, model_dirs: list[str], device: str | None, settings: dict,
-                 reference: list[str] | None, parts: str):
-        from molgate.screen.models import load_screen_models
-        from molgate.screen.prepare import init_worker
-        from molgate.screen.run import ScreenSettings, _schema, output_columns
-        from molgate.screen.where import parse_where
+    def __init__(self, **kwargs):
+        from molgate.screen.chunk_screener import ChunkScreener
 
-        import torch
-
-        torch.set_num_threads(1)
-        self.settings = ScreenSettings(**settings)
-        self.models = load_screen_models(model_dirs[0], model_dirs[1:], device)
-        columns = output_columns(self.models, self.settings)
-        where = self.settings.where
-        self.criteria = parse_where(where, columns[3:]) if where else None
-        self.schema = _schema(self.models, self.settings)
-        self.parts = Path(parts)
-        init_worker(self.models.featurizer, reference)
+        self.screener = ChunkScreener(**kwargs)
 
     def __call__(self, batch: dict) -> dict:
-        from molgate.screen.prepare import prepare_chunk
-        from molgate.screen.run import process_chunk
-
         n_read = []
         keys = list(batch)
         for i in range(len(batch["index"])):
             d = {k: (batch[k][i].item() if hasattr(batch[k][i], "item") else batch[k][i]) for k in keys}
-            prepared = prepare_chunk(read_chunk(d, self.settings.smiles_column))
-            n_read.append(process_chunk(prepared, self.models, self.settings, self.criteria, self.schema,
-                                        self.parts, int(d["file_index"])))
+            n_read.append(self.screener(read_chunk(d, self.screener.settings.smiles_column)))
         return {"index": np.asarray(batch["index"]), "read": np.asarray(n_read)}
 
 
@@ -172,10 +154,11 @@ def screen_with_ray(models, files: list[Path], out: Path, settings, workers: int
         if todo:
             ds = ray.data.from_items(todo, override_num_blocks=max(1, min(len(todo), 8 * workers)))
             ds = ds.map_batches(
-                ChunkScreener, batch_size=1, num_cpus=1, concurrency=workers,
+                RayChunkScreener, batch_size=1, num_cpus=1, concurrency=workers,
                 fn_constructor_kwargs=dict(
                     model_dirs=models.dirs, device=None, settings=asdict(settings),
-                    reference=reference_smiles(models, settings), parts=str(parts)))
+                    reference=reference_smiles(models, settings), parts=str(parts),
+                    files=[str(f) for f in files], threads=1))
             for batch in ds.iter_batches(batch_size=1, batch_format="numpy"):
                 n = int(batch["read"].sum())
                 read_now += n

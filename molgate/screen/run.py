@@ -1,10 +1,12 @@
 """``molgate screen``: predict a library chunk by chunk, keep the hits, and survive being killed.
 
-Data flow: the library is read in numbered chunks (:mod:`molgate.screen.reader`); worker processes
-parse, featurise and measure the applicability domain (:mod:`molgate.screen.prepare`), a bounded
-number of chunks ahead; the main process predicts every task of every model in one pass per batch
-(:mod:`molgate.screen.models`), applies ``--where`` and writes the chunk's rows to its own Parquet
-part under ``OUT.parts/``, atomically (write, then rename). A rerun with the same arguments skips
+Data flow: the library is read in numbered chunks (:mod:`molgate.screen.reader`), a bounded
+number of chunks ahead. Each chunk is parsed, featurised and measured against the applicability
+domain (:mod:`molgate.screen.prepare`), every task of every model is predicted in one pass per
+batch (:mod:`molgate.screen.models`), ``--where`` is applied and the chunk's rows are written to
+its own Parquet part under ``OUT.parts/``, atomically (write, then rename). On a CPU each worker
+process does all of that for its chunks (:mod:`molgate.screen.chunk_screener`); with a GPU the
+workers prepare the graphs and the main process predicts on the device. A rerun with the same arguments skips
 the chunks whose part exists, so nothing is duplicated or missed; when all parts exist they are
 concatenated, in chunk order, into ``OUT`` and the parts folder is removed. Memory holds a few
 chunks, however large the library.
@@ -31,6 +33,7 @@ import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
 from molgate.errors import InputError
+from molgate.screen.chunk_screener import init_pool_worker, screen_chunk
 from molgate.screen.domain import DEFAULT_THRESHOLD, training_smiles
 from molgate.screen.models import ScreenModels, load_screen_models
 from molgate.screen.prepare import PreparedChunk, init_worker, prepare_chunk
@@ -126,17 +129,22 @@ def _schema(models: ScreenModels, settings: ScreenSettings) -> pa.Schema:
                                        "molgate.where": settings.where or ""})
 
 
+def _tmp(path: Path) -> Path:
+    # one name per process: a worker orphaned by a killed run may still be writing its own
+    return path.with_name(f"{path.name}.{os.getpid()}.tmp")
+
+
 def _write_atomic_parquet(frame: pd.DataFrame, schema: pa.Schema, path: Path) -> None:
-    tmp = path.with_name(path.name + ".tmp")
+    tmp = _tmp(path)
     pq.write_table(pa.Table.from_pandas(frame, schema=schema, preserve_index=False), tmp)
     os.replace(tmp, path)
 
 
-def _ordered_bounded(pool, items: Iterable, window: int) -> Iterator:
-    """``pool.imap`` in order, but never more than ``window`` items read ahead (flat memory)."""
+def _ordered_bounded(pool, func, items: Iterable, window: int) -> Iterator:
+    """``pool.imap(func, items)`` in order, but never more than ``window`` items read ahead (flat memory)."""
     pending: deque = deque()
     for item in items:
-        pending.append(pool.apply_async(prepare_chunk, (item,)))
+        pending.append(pool.apply_async(func, (item,)))
         if len(pending) >= window:
             yield pending.popleft().get()
     while pending:
@@ -153,7 +161,28 @@ def prepared_chunks(chunks: Iterable, workers: int, featurizer: dict, reference:
         return
     ctx = mp.get_context("spawn" if os.environ.get("MOLGATE_SPAWN") else "fork")
     with ctx.Pool(workers, initializer=init_worker, initargs=(featurizer, reference)) as pool:
-        yield from _ordered_bounded(pool, chunks, window=2 * workers)
+        yield from _ordered_bounded(pool, prepare_chunk, chunks, window=2 * workers)
+
+
+def _clean_context():
+    """Processes that may run torch: never forked from a process that has (a fork inherits
+    OpenMP's thread pool half-alive, and the child's first parallel kernel hangs). A fork server
+    imports the heavy modules once and forks every worker from that clean process."""
+    if os.environ.get("MOLGATE_SPAWN") or "forkserver" not in mp.get_all_start_methods():
+        return mp.get_context("spawn")
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["molgate.screen.chunk_screener", "molgate.screen.run"])
+    return ctx
+
+
+def screened_in_workers(chunks: Iterable, workers: int, models: ScreenModels, settings: ScreenSettings,
+                        reference: list[str] | None, parts: Path, files: list[Path]) -> Iterator[int]:
+    """Rows read per chunk, each chunk screened start to finish by one of ``workers`` processes,
+    each with its own copy of the models and its share of the CPU threads."""
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    init = (models.dirs, asdict(settings), reference, str(parts), [str(f) for f in files], "cpu", threads)
+    with _clean_context().Pool(workers, initializer=init_pool_worker, initargs=init) as pool:
+        yield from _ordered_bounded(pool, screen_chunk, chunks, window=2 * workers)
 
 
 def screen(model: str | Path, library: list[str | Path], out: str | Path, where: str | None = None,
@@ -231,8 +260,12 @@ def _screen_local(models: ScreenModels, files: list[Path], out: Path, settings: 
     read_now = 0
     bar = progress_bar(files, settings, done, progress)
     chunks = iter_chunks(files, settings.chunk_size, settings.smiles_column, skip=done)
-    for prepared in prepared_chunks(chunks, workers, models.featurizer, reference):
-        n = process_chunk(prepared, models, settings, criteria, schema, parts, file_index[prepared.file])
+    if workers > 0 and models.device.type == "cpu":
+        counts = screened_in_workers(chunks, workers, models, settings, reference, parts, files)
+    else:
+        counts = (process_chunk(prepared, models, settings, criteria, schema, parts, file_index[prepared.file])
+                  for prepared in prepared_chunks(chunks, workers, models.featurizer, reference))
+    for n in counts:
         read_now += n
         bar.update(n)
     bar.close()
@@ -257,11 +290,13 @@ def process_chunk(prepared: PreparedChunk, models: ScreenModels, settings: Scree
     if criteria is not None:
         frame = frame[criteria.mask(frame)]
     rejects = pd.DataFrame(prepared.rejects, columns=["file", "row", "smiles", "reason"])
-    tmp = parts / f"rejects-{prepared.index:08d}.csv.tmp"
-    rejects.to_csv(tmp, index=False)
-    os.replace(tmp, parts / f"rejects-{prepared.index:08d}.csv")
-    (parts / f"count-{prepared.index:08d}.json").write_text(json.dumps(
+    rejects_file = parts / f"rejects-{prepared.index:08d}.csv"
+    rejects.to_csv(_tmp(rejects_file), index=False)
+    os.replace(_tmp(rejects_file), rejects_file)
+    count_file = parts / f"count-{prepared.index:08d}.json"
+    _tmp(count_file).write_text(json.dumps(
         {"read": prepared.n_read, "valid": len(prepared.smiles), "invalid": len(prepared.rejects)}))
+    os.replace(_tmp(count_file), count_file)
     _write_atomic_parquet(frame, schema, parts / f"part-{prepared.index:08d}.parquet")
     return prepared.n_read
 

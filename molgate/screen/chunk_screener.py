@@ -1,0 +1,57 @@
+"""One worker's whole job on a chunk: parse, featurise, predict, filter, write its Parquet part.
+
+On CPUs the fastest screen is one where every core runs this, start to finish, on its own chunk:
+the models are small, so each worker holds its own copy (loaded once per process) and predicts
+with one thread, and nothing but a chunk's SMILES and its row count ever crosses between
+processes (no graphs pickled to a predicting parent, no thread pool fighting the featurisers).
+The local engine runs it in a process pool (:func:`init_pool_worker`, :func:`screen_chunk`),
+the Ray engine in Ray Data actors. With a GPU the local engine instead predicts in the parent,
+on the one device, from graphs prepared by the workers.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from molgate.screen.prepare import init_worker, prepare_chunk
+from molgate.screen.reader import LibraryChunk
+
+
+class ChunkScreener:
+    """Models loaded once; then :meth:`__call__` screens one chunk and returns how many rows it read."""
+
+    def __init__(self, model_dirs: list[str], settings: dict, reference: list[str] | None, parts: str,
+                 files: list[str], device: str | None = "cpu", threads: int = 1):
+        from molgate.screen.models import load_screen_models
+        from molgate.screen.run import ScreenSettings, _schema, output_columns
+        from molgate.screen.where import parse_where
+
+        torch.set_num_threads(max(1, threads))
+        self.settings = ScreenSettings(**settings)
+        self.models = load_screen_models(model_dirs[0], model_dirs[1:], device)
+        where = self.settings.where
+        self.criteria = parse_where(where, output_columns(self.models, self.settings)[3:]) if where else None
+        self.schema = _schema(self.models, self.settings)
+        self.parts = Path(parts)
+        self.file_index = {f: i for i, f in enumerate(files)}
+        init_worker(self.models.featurizer, reference)
+
+    def __call__(self, chunk: LibraryChunk) -> int:
+        from molgate.screen.run import process_chunk
+
+        return process_chunk(prepare_chunk(chunk), self.models, self.settings, self.criteria, self.schema,
+                             self.parts, self.file_index[chunk.file])
+
+
+_SCREENER: list[ChunkScreener] = []
+
+
+def init_pool_worker(*args, **kwargs) -> None:
+    """Process-pool initialiser: this process's :class:`ChunkScreener`."""
+    _SCREENER[:] = [ChunkScreener(*args, **kwargs)]
+
+
+def screen_chunk(chunk: LibraryChunk) -> int:
+    return _SCREENER[0](chunk)
