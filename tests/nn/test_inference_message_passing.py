@@ -8,6 +8,7 @@ from chemprop.nn.agg import MeanAggregation, NormAggregation, SumAggregation
 from chemprop.nn.message_passing import AtomMessagePassing, BondMessagePassing
 from rdkit import Chem
 
+from molgate.nn.deduplicated_message_passing import bond_message_passing_deduplicated
 from molgate.nn.dmpnn import MoleculeEncoder
 from molgate.nn.inference_message_passing import (aggregate_inference, bond_message_passing_inference,
                                                    supports_fast_inference)
@@ -61,9 +62,9 @@ def test_encoder_uses_fast_path_only_without_autograd(featurizer, bmg, monkeypat
 
     def spy(mp, b):
         calls.append(1)
-        return bond_message_passing_inference(mp, b)
+        return bond_message_passing_deduplicated(mp, b)
 
-    monkeypatch.setattr(dmpnn, "bond_message_passing_inference", spy)
+    monkeypatch.setattr(dmpnn, "bond_message_passing_deduplicated", spy)
     enc.eval()
     reference = enc.aggregation(enc.message_passing(bmg), bmg.batch)  # grad enabled: chemprop's path
     assert calls == [] and reference.requires_grad
