@@ -164,11 +164,20 @@ def prepared_chunks(chunks: Iterable, workers: int, featurizer: dict, reference:
         yield from _ordered_bounded(pool, prepare_chunk, chunks, window=2 * workers)
 
 
-def _clean_context():
-    """Processes that may run torch: never forked from a process that has (a fork inherits
-    OpenMP's thread pool half-alive, and the child's first parallel kernel hangs). A fork server
-    imports the heavy modules once and forks every worker from that clean process."""
-    if os.environ.get("MOLGATE_SPAWN") or "forkserver" not in mp.get_all_start_methods():
+def _torch_safe_context(threads: int):
+    """A start method for processes that run torch with ``threads`` threads.
+
+    A fork inherits OpenMP's thread pool half-alive: a child that opens a parallel region of
+    two or more threads hangs. With one thread torch, MKL and oneDNN never open one, so a fork
+    (instant, nothing imported again) is safe; otherwise a fork server, which imports the heavy
+    modules once in a clean process and forks every worker from it.
+    """
+    if os.environ.get("MOLGATE_SPAWN"):
+        return mp.get_context("spawn")
+    methods = mp.get_all_start_methods()
+    if threads == 1 and "fork" in methods:
+        return mp.get_context("fork")
+    if "forkserver" not in methods:
         return mp.get_context("spawn")
     ctx = mp.get_context("forkserver")
     ctx.set_forkserver_preload(["molgate.screen.chunk_screener", "molgate.screen.run"])
@@ -181,7 +190,7 @@ def screened_in_workers(chunks: Iterable, workers: int, models: ScreenModels, se
     each with its own copy of the models and its share of the CPU threads."""
     threads = max(1, (os.cpu_count() or 1) // workers)
     init = (models.dirs, asdict(settings), reference, str(parts), [str(f) for f in files], "cpu", threads)
-    with _clean_context().Pool(workers, initializer=init_pool_worker, initargs=init) as pool:
+    with _torch_safe_context(threads).Pool(workers, initializer=init_pool_worker, initargs=init) as pool:
         yield from _ordered_bounded(pool, screen_chunk, chunks, window=2 * workers)
 
 

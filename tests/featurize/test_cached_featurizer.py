@@ -62,3 +62,30 @@ def test_settings_build_the_cached_featurizer():
     assert isinstance(f, CachedMolGraphFeaturizer)
     mol = Chem.MolFromSmiles("CC(=O)Nc1ccc(O)cc1")
     _assert_same_graph(f(mol), SimpleMoleculeMolGraphFeaturizer(atom_featurizer=MultiHotAtomFeaturizer.v1())(mol))
+
+
+def test_plain_molecules_skip_stereo_and_mass_yet_give_chemprops_graph(freesolv):
+    from molgate.screen.library import enumerate_molecules
+    from molgate.screen.prepare import is_plain
+
+    base = SimpleMoleculeMolGraphFeaturizer()
+    cached = CachedMolGraphFeaturizer(base)
+    smiles = list(freesolv["smiles"]) + [s for s in DIVERSE if is_plain(s)]
+    smiles += list(enumerate_molecules(300, seed=3))
+    plain = [s for s in smiles if is_plain(s)]
+    assert len(plain) > 600
+    for s in plain:
+        mol = Chem.MolFromSmiles(s)
+        _assert_same_graph(cached(mol, plain=True), base(mol))
+    # the full key and the plain key never share a memo row wrongly
+    for s in DIVERSE:
+        mol = Chem.MolFromSmiles(s)
+        _assert_same_graph(cached(mol), base(mol))
+
+
+def test_plain_means_no_stereo_and_no_isotopes():
+    from molgate.screen.prepare import is_plain
+
+    assert is_plain("CCO") and is_plain("[NH4+].[Cl-]") and is_plain("c1ccccc1")
+    for s in ("C[C@H](N)O", "C[C@@H](N)O", "F/C=C/F", "F\\C=C/F", "[13CH4]", "[2H]O"):
+        assert not is_plain(s)
