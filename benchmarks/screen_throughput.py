@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -106,6 +107,13 @@ def models() -> dict[str, Path]:
     return out
 
 
+def _clear(target: Path) -> None:
+    """No output, summary or unfinished parts of an earlier screen (it would resume instead)."""
+    for p in (target, target.with_name(target.name + ".screen.json")):
+        p.unlink(missing_ok=True)
+    shutil.rmtree(target.with_name(target.name + ".parts"), ignore_errors=True)
+
+
 def screen_cmd(model: Path, lib: Path, out: Path, workers: int) -> list[str]:
     return [str(BIN / "molgate"), "screen", "--model", str(model), "--library", str(lib), "--out", str(out),
             "--workers", str(workers), "--no-progress"]
@@ -124,15 +132,14 @@ def run(size: int, repeats: int, memory_scale: int, workers: int, configs: list[
     for r in range(repeats):
         for name in times:
             target = out / f"{name}.parquet"
-            for p in (target, target.with_name(target.name + ".screen.json")):
-                p.unlink(missing_ok=True)
+            _clear(target)
             if name.startswith("chemprop"):
                 cmd = [str(BIN / "chemprop"), "predict", "-i", str(csv), "-s", "smiles", "--model-paths",
                        str(trained["chemprop"]), "-o", str(out / "chemprop.csv")]
                 if name == "chemprop-workers":  # its DataLoader featurises in worker processes
                     cmd += ["--num-workers", str(workers), "-b", "1024"]
             else:
-                method = "gate" if "gate" in name else "mtl"
+                method = "gate" if name.startswith("molgate-gate") else "mtl"
                 cmd = screen_cmd(trained[method], lib, target, workers)
                 if "no-domain" in name:
                     cmd.append("--no-domain")
@@ -145,8 +152,7 @@ def run(size: int, repeats: int, memory_scale: int, workers: int, configs: list[
     memory = {}
     for n in (size, size * memory_scale):
         target = out / f"memory_{n}.parquet"
-        for p in (target, target.with_name(target.name + ".screen.json")):
-            p.unlink(missing_ok=True)
+        _clear(target)
         seconds, peak = timed(screen_cmd(trained["mtl"], library(n), target, workers) + memory_flags)
         memory[n] = {"seconds": seconds, "peak_rss_mib": peak / 2**20, "molecules_per_second": n / seconds}
         print(f"memory: {n:>9,} molecules: peak {peak / 2**20:,.0f} MiB, {seconds:.0f} s", flush=True)

@@ -261,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--chunk-size", type=int, default=10_000, help="molecules per resumable chunk")
     p.add_argument("--batch-size", type=int, default=1024)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
-                   help="bf16: matrix products in bfloat16, ~2x faster on recent CPUs and GPUs")
+                   help="bf16: matrix products in bfloat16: faster on GPUs and on CPUs with AVX-512 BF16 or AMX, "
+                        "slower elsewhere (a warning says so)")
     p.add_argument("--no-domain", action="store_true", help="skip the applicability-domain similarity")
     p.add_argument("--domain-threshold", type=float, default=0.3,
                    help="in_domain = nearest-training-neighbour Tanimoto >= this")

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
-from molgate.screen.prepare import init_worker, prepare_chunk
+from molgate.screen.prepare import PreparedChunk, init_worker, prepare_chunk
 from molgate.screen.reader import LibraryChunk
 
 
@@ -39,10 +40,41 @@ class ChunkScreener:
         init_worker(self.models.featurizer, reference)
 
     def __call__(self, chunk: LibraryChunk) -> int:
-        from molgate.screen.run import process_chunk
+        from molgate.screen.run import write_chunk
 
-        return process_chunk(prepare_chunk(chunk), self.models, self.settings, self.criteria, self.schema,
-                             self.parts, self.file_index[chunk.file])
+        prepared, preds = self.predict(chunk)
+        return write_chunk(prepared, preds, self.models, self.settings, self.criteria, self.schema,
+                           self.parts, self.file_index[chunk.file])
+
+    def predict(self, chunk: LibraryChunk) -> tuple[PreparedChunk, np.ndarray]:
+        """The chunk prepared and predicted one batch at a time, so that only one batch of graphs
+        is ever held (a worker's memory does not grow with ``--chunk-size``); the graphs are
+        dropped from the result."""
+        step = self.settings.batch_size
+        pieces, preds = [], []
+        for start in range(0, len(chunk.rows), step):
+            piece = prepare_chunk(LibraryChunk(chunk.index, chunk.file, chunk.rows[start:start + step],
+                                               chunk.smiles[start:start + step]))
+            preds.append(self.models.predict(piece.graphs, step, self.settings.precision))
+            piece.graphs = []
+            pieces.append(piece)
+        return merge_prepared(chunk, pieces), _concat_predictions(preds, self.models)
+
+
+def merge_prepared(chunk: LibraryChunk, pieces: list[PreparedChunk]) -> PreparedChunk:
+    """Pieces of one chunk, prepared separately, as one (graphs left out)."""
+    sims = [p.similarity for p in pieces if p.similarity is not None]
+    return PreparedChunk(chunk.index, chunk.file, [r for p in pieces for r in p.rows],
+                         [s for p in pieces for s in p.smiles], [],
+                         np.concatenate(sims) if sims else (None if not pieces or pieces[0].similarity is None
+                                                            else np.zeros(0)),
+                         [r for p in pieces for r in p.rejects], sum(p.n_read for p in pieces))
+
+
+def _concat_predictions(preds: list[np.ndarray], models) -> np.ndarray:
+    if not preds:
+        return np.zeros((0, len(models.models), len(models.tasks)), dtype=np.float32)
+    return np.concatenate(preds)
 
 
 _SCREENER: list[ChunkScreener] = []

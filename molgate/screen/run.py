@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 from molgate.errors import InputError
 from molgate.screen.chunk_screener import init_pool_worker, screen_chunk
 from molgate.screen.domain import DEFAULT_THRESHOLD, training_smiles
-from molgate.screen.models import ScreenModels, load_screen_models
+from molgate.screen.models import ScreenModels, cpu_has_native_bf16, load_screen_models
 from molgate.screen.prepare import PreparedChunk, init_worker, prepare_chunk
 from molgate.screen.reader import check_library, count_rows, iter_chunks
 from molgate.screen.where import Criteria, parse_where
@@ -209,6 +209,9 @@ def screen(model: str | Path, library: list[str | Path], out: str | Path, where:
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
     models = load_screen_models(model, ensemble, device)
+    if precision == "bf16" and models.device.type == "cpu" and not cpu_has_native_bf16():
+        logger.warning("this CPU has no bfloat16 hardware (AVX-512 BF16 or AMX): --precision bf16 "
+                       "is emulated here and slower than fp32")
     columns = output_columns(models, settings)
     criteria: Criteria | None = parse_where(where, columns[3:]) if where else None  # before any work
     workers = (os.cpu_count() or 1) if workers is None else workers
@@ -295,6 +298,12 @@ def process_chunk(prepared: PreparedChunk, models: ScreenModels, settings: Scree
                   criteria: Criteria | None, schema: pa.Schema, parts: Path, file_index: int) -> int:
     """Predict, filter and write one chunk; its Parquet part, written last, marks it done."""
     preds = models.predict(prepared.graphs, settings.batch_size, settings.precision)
+    return write_chunk(prepared, preds, models, settings, criteria, schema, parts, file_index)
+
+
+def write_chunk(prepared: PreparedChunk, preds: np.ndarray, models: ScreenModels, settings: ScreenSettings,
+                criteria: Criteria | None, schema: pa.Schema, parts: Path, file_index: int) -> int:
+    """Filter and write one predicted chunk (``preds [n, models, K]``); the part marks it done."""
     frame = chunk_frame(prepared, preds, file_index, models, settings)
     if criteria is not None:
         frame = frame[criteria.mask(frame)]

@@ -272,3 +272,52 @@ def test_screen_cli_options_reach_the_screen(model, member, freesolv, tmp_path):
     assert main(["screen", "--model", str(model), "--library", str(lib), "--smiles-column", "SMILES",
                  "--out", str(tmp_path / "n.parquet"), "--no-domain", "--workers", "0", "--no-progress"]) == 0
     assert "nn_similarity" not in pd.read_parquet(tmp_path / "n.parquet").columns
+
+
+def test_bf16_on_a_cpu_without_bf16_hardware_warns(model, library, tmp_path, monkeypatch, caplog):
+    import molgate.screen.run as run
+
+    monkeypatch.setattr(run, "cpu_has_native_bf16", lambda: False)
+    with caplog.at_level("WARNING", logger="molgate"):
+        api.screen(model, [library], tmp_path / "w.parquet", workers=0, domain=False, progress=False,
+                   precision="bf16")
+    assert "no bfloat16 hardware" in caplog.text
+    caplog.clear()
+    monkeypatch.setattr(run, "cpu_has_native_bf16", lambda: True)
+    with caplog.at_level("WARNING", logger="molgate"):
+        api.screen(model, [library], tmp_path / "v.parquet", workers=0, domain=False, progress=False,
+                   precision="bf16")
+    assert "no bfloat16 hardware" not in caplog.text
+
+
+def test_cpu_bf16_detection_answers():
+    from molgate.screen.models import cpu_has_native_bf16
+
+    flags = open("/proc/cpuinfo").read() if os.path.exists("/proc/cpuinfo") else ""
+    if "avx512_bf16" in flags or "amx_bf16" in flags:
+        assert cpu_has_native_bf16()
+    elif flags:
+        assert not cpu_has_native_bf16()
+
+
+def test_chunk_screener_streams_batches_with_the_same_result(model, freesolv, tmp_path):
+    from dataclasses import asdict
+
+    from molgate.screen.chunk_screener import ChunkScreener
+    from molgate.screen.prepare import prepare_chunk
+    from molgate.screen.reader import LibraryChunk
+    from molgate.screen.run import ScreenSettings
+
+    smiles = freesolv["smiles"].iloc[:40].tolist()
+    smiles[3], smiles[17] = "not-a-smiles", ""
+    chunk = LibraryChunk(5, "lib.smi", list(range(1, 41)), smiles)
+    settings = ScreenSettings(batch_size=7)
+    screener = ChunkScreener([str(model)], asdict(settings), smiles[20:], str(tmp_path), ["lib.smi"])
+    prepared, preds = screener.predict(chunk)
+    whole = prepare_chunk(chunk)  # the same worker state: one piece, one prediction
+    expected = screener.models.predict(whole.graphs, 1024)
+    assert prepared.rows == whole.rows and prepared.smiles == whole.smiles and prepared.graphs == []
+    assert [r["row"] for r in prepared.rejects] == [4, 18] and prepared.n_read == 40
+    np.testing.assert_array_equal(prepared.similarity, whole.similarity)
+    np.testing.assert_allclose(preds, expected, rtol=1e-5, atol=1e-5)
+    assert screener(chunk) == 40 and (tmp_path / "part-00000005.parquet").exists()
