@@ -35,7 +35,7 @@ def fold_rows(rows: Tensor, bases: list[int]) -> tuple[Tensor, int]:
     many at a time as fit, and renumbered densely with ``torch.unique`` between packs.
     Returns ``(labels, number_of_labels)``.
     """
-    labels, n_labels = torch.zeros(rows.shape[0], dtype=torch.long), 1
+    labels, n_labels = torch.zeros(rows.shape[0], dtype=torch.long, device=rows.device), 1
     for j in range(rows.shape[1]):
         if n_labels * bases[j] >= _LIMIT:
             _, labels = torch.unique(labels, return_inverse=True)
@@ -50,18 +50,20 @@ def fold_rows(rows: Tensor, bases: list[int]) -> tuple[Tensor, int]:
 
 def _first_members(labels: Tensor, n_labels: int) -> Tensor:
     """For each label, the first row carrying it (deterministic representatives)."""
-    idx = torch.arange(len(labels))
-    return torch.full((n_labels,), len(labels), dtype=torch.long).scatter_reduce_(0, labels, idx, "amin")
+    idx = torch.arange(len(labels), device=labels.device)
+    return torch.full((n_labels,), len(labels), dtype=torch.long, device=labels.device).scatter_reduce_(
+        0, labels, idx, "amin")
 
 
 def row_labels(X: Tensor, weights: Tensor | None = None) -> tuple[Tensor, int] | None:
     """Labels of equal rows of a feature matrix, or ``None`` if two distinct rows met on the
     projection onto ``weights`` (random by default)."""
     if X.shape[1] == 0 or X.shape[0] == 0:
-        return torch.zeros(X.shape[0], dtype=torch.long), 1
+        return torch.zeros(X.shape[0], dtype=torch.long, device=X.device), 1
     if weights is None:
         g = torch.Generator().manual_seed(0)
         weights = torch.rand(X.shape[1], dtype=torch.float64, generator=g) + 0.5
+    weights = weights.to(X.device)
     _, labels = torch.unique(X.double() @ weights, return_inverse=True)
     n = int(labels.max()) + 1
     if not torch.equal(X[_first_members(labels, n)][labels], X):  # distinct rows, same projection
@@ -87,8 +89,8 @@ def bond_message_passing_deduplicated(mp: BondMessagePassing, bmg: BatchMolGraph
     max_degree = int(degree.max())
     order = torch.argsort(dst, stable=True)
     start = torch.cumsum(degree, 0) - degree
-    slot = torch.arange(n_edges) - start[dst[order]]
-    in_edges = torch.full((n_atoms, max_degree), n_edges, dtype=torch.long)
+    slot = torch.arange(n_edges, device=dst.device) - start[dst[order]]
+    in_edges = torch.full((n_atoms, max_degree), n_edges, dtype=torch.long, device=dst.device)
     in_edges[dst[order], slot] = order
     feeding = in_edges[src]  # [n_edges, max_degree]: the bonds whose sum feeds each bond
     feeding_without_rev = feeding.masked_fill(feeding == rev.unsqueeze(1), n_edges)

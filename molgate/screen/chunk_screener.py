@@ -66,8 +66,7 @@ def merge_prepared(chunk: LibraryChunk, pieces: list[PreparedChunk]) -> Prepared
     sims = [p.similarity for p in pieces if p.similarity is not None]
     return PreparedChunk(chunk.index, chunk.file, [r for p in pieces for r in p.rows],
                          [s for p in pieces for s in p.smiles], [],
-                         np.concatenate(sims) if sims else (None if not pieces or pieces[0].similarity is None
-                                                            else np.zeros(0)),
+                         np.concatenate(sims) if sims else None,
                          [r for p in pieces for r in p.rejects], sum(p.n_read for p in pieces))
 
 
