@@ -18,6 +18,8 @@ depends on luck.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 from chemprop.data import BatchMolGraph
 from chemprop.nn.message_passing import BondMessagePassing
@@ -71,9 +73,35 @@ def row_labels(X: Tensor, weights: Tensor | None = None) -> tuple[Tensor, int] |
     return labels, n
 
 
-@torch.no_grad()
-def bond_message_passing_deduplicated(mp: BondMessagePassing, bmg: BatchMolGraph) -> Tensor:
-    """Atom hidden vectors ``[n_atoms, d_h]``, as ``mp(bmg)`` in eval mode."""
+@dataclass
+class Environments:
+    """The distinct environments of a batch: weight-free, so one labelling serves any encoder.
+
+    ``bond_labels[t]`` labels every directed bond by its ``t``-hop environment (``bond_counts[t]``
+    distinct ones), ``t = 0 .. depth-1``; ``atom_labels`` every atom by the environment its output
+    vector depends on. ``in_edges [n_atoms, max_degree]`` lists each atom's incoming bonds, padded
+    with the sentinel ``n_edges``.
+    """
+
+    bond_labels: list[Tensor]
+    bond_counts: list[int]
+    atom_labels: Tensor
+    atom_count: int
+    in_edges: Tensor
+
+
+def _padded(labels: Tensor, n_labels: int) -> Tensor:
+    return torch.cat([labels, labels.new_tensor([n_labels])])  # the sentinel bond gets label n_labels
+
+
+def _neighbourhood_labels(own: Tensor, n_own: int, edges: Tensor, labels: Tensor, n_labels: int):
+    rows = torch.cat([own.unsqueeze(1), _padded(labels, n_labels)[edges].sort(dim=1).values], dim=1)
+    return fold_rows(rows, [n_own] + [n_labels + 1] * edges.shape[1])
+
+
+def environments(bmg: BatchMolGraph, depth: int) -> Environments | None:
+    """Label the batch's environments for ``depth`` steps of bond message passing (``None`` for a
+    batch without bonds, or if atom or bond feature rows could not be told apart exactly)."""
     V, E = bmg.V, bmg.E
     src, dst = bmg.edge_index
     rev = bmg.rev_edge_index
@@ -81,54 +109,57 @@ def bond_message_passing_deduplicated(mp: BondMessagePassing, bmg: BatchMolGraph
     atom_rows = row_labels(V)
     bond_rows = row_labels(E) if n_edges else None
     if n_edges == 0 or atom_rows is None or bond_rows is None:
-        return bond_message_passing_inference(mp, bmg)
-    atom_label, n_atom_labels = atom_rows
-
-    # in-edges of every atom, padded with the sentinel edge index n_edges
+        return None
     degree = torch.bincount(dst, minlength=n_atoms)
-    max_degree = int(degree.max())
     order = torch.argsort(dst, stable=True)
-    start = torch.cumsum(degree, 0) - degree
-    slot = torch.arange(n_edges, device=dst.device) - start[dst[order]]
-    in_edges = torch.full((n_atoms, max_degree), n_edges, dtype=torch.long, device=dst.device)
+    slot = torch.arange(n_edges, device=dst.device) - (torch.cumsum(degree, 0) - degree)[dst[order]]
+    in_edges = torch.full((n_atoms, int(degree.max())), n_edges, dtype=torch.long, device=dst.device)
     in_edges[dst[order], slot] = order
-    feeding = in_edges[src]  # [n_edges, max_degree]: the bonds whose sum feeds each bond
-    feeding_without_rev = feeding.masked_fill(feeding == rev.unsqueeze(1), n_edges)
+    feeding = in_edges[src]  # the bonds whose messages reach each bond's first atom ...
+    feeding = feeding.masked_fill(feeding == rev.unsqueeze(1), n_edges)  # ... except its reverse
+    label, n = fold_rows(torch.stack([atom_rows[0][src], bond_rows[0]], dim=1), [atom_rows[1], bond_rows[1]])
+    labels, counts = [label], [n]  # level 0: the bond's first atom and the bond itself
+    for _ in range(1, depth):
+        label, n = _neighbourhood_labels(labels[0], counts[0], feeding, label, n)
+        labels.append(label)
+        counts.append(n)
+    atom_label, n_atom = _neighbourhood_labels(atom_rows[0], atom_rows[1], in_edges, label, n)
+    return Environments(labels, counts, atom_label, n_atom, in_edges)
 
-    def neighbourhood_labels(own: Tensor, n_own: int, edges: Tensor, labels: Tensor, n_labels: int):
-        padded = torch.cat([labels, labels.new_tensor([n_labels])])  # the sentinel sorts last
-        rows = torch.cat([own.unsqueeze(1), padded[edges].sort(dim=1).values], dim=1)
-        return fold_rows(rows, [n_own] + [n_labels + 1] * edges.shape[1])
 
-    # level 0: the bond's first atom and the bond itself
-    label0, n0 = fold_rows(torch.stack([atom_label[src], bond_rows[0]], dim=1), [n_atom_labels, bond_rows[1]])
-    rep0 = _first_members(label0, n0)
+@torch.no_grad()
+def bond_message_passing_deduplicated(mp: BondMessagePassing, bmg: BatchMolGraph) -> Tensor:
+    """Atom hidden vectors ``[n_atoms, d_h]``, as ``mp(bmg)`` in eval mode."""
+    env = environments(bmg, mp.depth)
+    if env is None:
+        return bond_message_passing_inference(mp, bmg)
+    V, E = bmg.V, bmg.E
+    src = bmg.edge_index[0]
+    rev = bmg.rev_edge_index
     d_v = V.shape[1]
+    label0 = env.bond_labels[0]
+    rep0 = _first_members(label0, env.bond_counts[0])
     W_i = mp.W_i.weight
     h0 = torch.addmm(torch.mm(V[src[rep0]], W_i[:, :d_v].t()), E[rep0].to(V.dtype), W_i[:, d_v:].t())
     if mp.W_i.bias is not None:
         h0 += mp.W_i.bias
-    H = torch.relu(h0)  # one row per label
-    label, n_labels = label0, n0
-    for _ in range(1, mp.depth):
-        new_label, n_new = neighbourhood_labels(label0, n0, feeding_without_rev, label, n_labels)
-        rep = _first_members(new_label, n_new)
+    H = torch.relu(h0)  # one row per environment
+    for t in range(1, mp.depth):
+        previous, n_previous = env.bond_labels[t - 1], env.bond_counts[t - 1]
+        rep = _first_members(env.bond_labels[t], env.bond_counts[t])
         H_pad = torch.cat([H, H.new_zeros(1, H.shape[1])])
-        label_pad = torch.cat([label, label.new_tensor([n_labels])])
-        summed = H_pad[label_pad[feeding[rep]]].sum(dim=1)  # as chemprop: all in-bonds, then minus the reverse
-        M = summed.sub_(H[label[rev[rep]]])
+        # as chemprop: the sum over all incoming bonds, then minus the reverse bond
+        summed = H_pad[_padded(previous, n_previous)[env.in_edges[src[rep]]]].sum(dim=1)
+        M = summed.sub_(H[previous[rev[rep]]])
         H = torch.addmm(h0[label0[rep]], M, mp.W_h.weight.t())
         if mp.W_h.bias is not None:
             H += mp.W_h.bias
         H.relu_()
-        label, n_labels = new_label, n_new
-
-    atom_env, n_env = neighbourhood_labels(atom_label, n_atom_labels, in_edges, label, n_labels)
-    rep_atom = _first_members(atom_env, n_env)
+    last, n_last = env.bond_labels[-1], env.bond_counts[-1]
+    rep_atom = _first_members(env.atom_labels, env.atom_count)
     H_pad = torch.cat([H, H.new_zeros(1, H.shape[1])])
-    label_pad = torch.cat([label, label.new_tensor([n_labels])])
-    M_atom = H_pad[label_pad[in_edges[rep_atom]]].sum(dim=1)
+    M_atom = H_pad[_padded(last, n_last)[env.in_edges[rep_atom]]].sum(dim=1)
     W_o = mp.W_o.weight
     out = torch.addmm(mp.W_o.bias, V[rep_atom], W_o[:, :d_v].t())
     out = torch.addmm(out, M_atom.to(out.dtype), W_o[:, d_v:].t().to(out.dtype)).relu_()
-    return out[atom_env]
+    return out[env.atom_labels]

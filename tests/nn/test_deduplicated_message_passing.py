@@ -80,3 +80,16 @@ def test_fold_rows_labels_equal_rows_equally():
     _, expected = torch.unique(rows[:, :3], dim=0, return_inverse=True)
     assert torch.equal(labels[:, None] == labels[None, :], expected[:, None] == expected[None, :])
     assert fold_rows(torch.zeros(0, 2, dtype=torch.long), [2, 2])[1] == 0
+
+
+def test_environments_of_butane(featurizer):
+    """Butane: CH3->CH2 and CH2->X bonds at level 0; three 1-hop bond environments; two atom
+    environments; copies of a molecule add none."""
+    from molgate.nn.deduplicated_message_passing import environments
+
+    one = environments(_batch(featurizer, ["CCCC"]), depth=2)
+    three = environments(_batch(featurizer, ["CCCC"] * 3), depth=2)
+    assert one.bond_counts == three.bond_counts == [2, 3]
+    assert one.atom_count == three.atom_count == 2
+    assert torch.equal(three.atom_labels, one.atom_labels.repeat(3))
+    assert environments(_batch(featurizer, ["C", "O"]), depth=2) is None  # no bonds
