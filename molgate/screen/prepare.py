@@ -50,17 +50,18 @@ def _as_trained(mol: Chem.Mol, smiles: str, settings: FeaturizerSettings) -> Che
     (atoms) and ``/`` ``\\`` (double bonds) in the SMILES, so only those molecules are written out
     and parsed again, which saves a third of the per-molecule time.
     """
-    if "@" in smiles or "/" in smiles or "\\" in smiles:
+    if _STEREO.search(smiles):
         return mol_from_smiles(Chem.MolToSmiles(mol), settings)
     return Chem.AddHs(mol) if settings.add_hydrogens else mol
 
 
-_STEREO_OR_ISOTOPE = re.compile(r"[@/\\]|\[\d")
+_STEREO = re.compile(r"[@/\\]")
+_ISOTOPE = re.compile(r"\[\d")
 
 
 def is_plain(smiles: str) -> bool:
     """No stereo and no isotope labels in the SMILES, so none on the parsed molecule."""
-    return _STEREO_OR_ISOTOPE.search(smiles) is None
+    return _STEREO.search(smiles) is None and _ISOTOPE.search(smiles) is None
 
 
 def prepare_chunk(chunk: LibraryChunk) -> PreparedChunk:

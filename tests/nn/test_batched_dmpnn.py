@@ -3,7 +3,6 @@
 import pytest
 import torch
 from chemprop.data import BatchMolGraph
-from chemprop.featurizers import SimpleMoleculeMolGraphFeaturizer
 from chemprop.nn.agg import MeanAggregation
 from chemprop.nn.message_passing import BondMessagePassing
 from rdkit import Chem
@@ -12,11 +11,6 @@ from molgate.nn.batched_dmpnn import BatchedBondMessagePassing, mean_aggregate
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C", "OCC(N)C(=O)O", "ClC(Cl)Cl", "C1CC1C#N",
           "CCCCCCCC"]
-
-
-@pytest.fixture(scope="module")
-def featurizer():
-    return SimpleMoleculeMolGraphFeaturizer()
 
 
 @pytest.fixture(scope="module")

@@ -3,7 +3,6 @@
 import pytest
 import torch
 from chemprop.data import BatchMolGraph
-from chemprop.featurizers import SimpleMoleculeMolGraphFeaturizer
 from chemprop.nn.message_passing import BondMessagePassing
 from rdkit import Chem
 
@@ -14,11 +13,6 @@ from molgate.nn.deduplicated_message_passing import bond_message_passing_dedupli
 SMILES = ["CCO", "CCCO", "CCCCO", "c1ccccc1O", "c1ccccc1CO", "CC(=O)Nc1ccc(O)cc1", "C", "[Na+].[Cl-]",
           "OCC(N)C(=O)O", "C1CC1C#N", "F/C=C/F", "C[C@H](N)C(=O)O", "O=S(=O)(O)O", "CCO", "[He]",
           "c1ccc2ccccc2c1", "CC(C)(C)C", "C1CC2CCC1C2", "O=[N+]([O-])c1ccccc1", "CCCCCCCCCCCC"]
-
-
-@pytest.fixture(scope="module")
-def featurizer():
-    return SimpleMoleculeMolGraphFeaturizer()
 
 
 def _batch(featurizer, smiles):

@@ -3,7 +3,6 @@
 import pytest
 import torch
 from chemprop.data import BatchMolGraph
-from chemprop.featurizers import SimpleMoleculeMolGraphFeaturizer
 from chemprop.nn.agg import MeanAggregation, NormAggregation, SumAggregation
 from chemprop.nn.message_passing import AtomMessagePassing, BondMessagePassing
 from rdkit import Chem
@@ -15,11 +14,6 @@ from molgate.nn.inference_message_passing import (aggregate_inference, bond_mess
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C", "[Na+].[Cl-]", "OCC(N)C(=O)O", "C1CC1C#N",
           "F/C=C/F", "C[C@H](N)C(=O)O"]
-
-
-@pytest.fixture(scope="module")
-def featurizer():
-    return SimpleMoleculeMolGraphFeaturizer()
 
 
 @pytest.fixture(scope="module")
