@@ -21,12 +21,16 @@ import numpy as np
 import pandas as pd
 from rdkit import Chem, RDLogger
 
+from molgate.data.smiles import is_multi_fragment, keep_largest_fragment, parse_smiles
 from molgate.errors import InputError
 
 logger = logging.getLogger("molgate")
 
 MISSING_TOKENS = {"", "nan", "NaN", "NAN", "na", "NA", "N/A", "n/a", "null", "NULL", "None", "none"}
 ON_INVALID = ("error", "skip")
+# Models standardise labels and hold them in float32 (largest 3.4e38): beyond this a task's mean
+# and spread overflow and every prediction of the task becomes inf, silently.
+LABEL_LIMIT = 1e30
 
 
 @dataclass(frozen=True)
@@ -103,6 +107,8 @@ def read_frame(path: str | Path) -> pd.DataFrame:
         elif name.endswith((".csv", ".csv.gz", ".txt", ".tsv", ".tsv.gz")):
             sep = "\t" if ".tsv" in name else ","
             df = pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep)
+            _check_header(pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep, header=None,
+                                      nrows=1).iloc[0].tolist(), str(path))
         else:
             raise InputError("unknown file type (expected .csv, .csv.gz, .tsv or .parquet)", file=str(path))
     except InputError:
@@ -116,6 +122,17 @@ def read_frame(path: str | Path) -> pd.DataFrame:
     return df
 
 
+def _check_header(names: list[str], file: str) -> None:
+    """pandas renames a repeated column ``a`` to ``a.1``; a label column would then be read under
+    a name the user never wrote, so a repeated name is an error instead."""
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names, start=1):
+        if name in seen:
+            raise InputError(f"column name repeated in the header (columns {seen[name]} and {i}); "
+                             "give every column its own name", file=file, column=name)
+        seen[name] = i
+
+
 def _is_csv(path: Path) -> bool:
     return not path.name.lower().endswith((".parquet", ".pq"))
 
@@ -127,30 +144,44 @@ def _fail_or_collect(on_invalid: str, rejects: list[Reject], err: InputError, re
 
 
 def canonicalize(smiles: str) -> str | None:
-    """RDKit canonical SMILES, or None when RDKit cannot parse it."""
-    if smiles is None or not str(smiles).strip():
-        return None
-    mol = Chem.MolFromSmiles(str(smiles).strip())
+    """RDKit canonical SMILES, or None when it is not one whole valid SMILES
+    (see :mod:`molgate.data.smiles`)."""
+    mol, _ = parse_smiles(smiles)
     return None if mol is None else Chem.MolToSmiles(mol)
 
 
 def parse_smiles_column(values, file: str, column: str, on_invalid: str, csv: bool,
-                        rejects: list[Reject]) -> list[str | None]:
-    """Canonicalise every SMILES; invalid ones raise or become rejects (None in the result)."""
+                        rejects: list[Reject], largest_fragment: bool = False) -> list[str | None]:
+    """Canonicalise every SMILES; invalid ones raise or become rejects (None in the result).
+
+    Multi-fragment SMILES (salts, mixtures) are kept whole unless ``largest_fragment``; either
+    way a warning counts them, because a counter-ion silently changes the graph the model sees.
+    """
     out: list[str | None] = []
+    multi: list[int] = []
     RDLogger.DisableLog("rdApp.*")
     try:
         for i, raw in enumerate(values):
             text = "" if raw is None or (isinstance(raw, float) and np.isnan(raw)) else str(raw)
-            can = canonicalize(text)
-            if can is None:
-                reason = "empty SMILES" if not text.strip() else f"invalid SMILES '{text}'"
+            mol, reason = parse_smiles(text)
+            if mol is None:
                 _fail_or_collect(on_invalid, rejects,
                                  InputError(reason, file, i + 1, column, i + 2 if csv else None),
                                  Reject(i + 1, column, text, reason))
-            out.append(can)
+                out.append(None)
+                continue
+            if is_multi_fragment(text, mol):
+                multi.append(i + 1)
+                if largest_fragment:
+                    mol = keep_largest_fragment(mol)
+            out.append(Chem.MolToSmiles(mol))
     finally:
         RDLogger.EnableLog("rdApp.*")
+    if multi:
+        what = ("only the largest fragment is kept (--largest-fragment)" if largest_fragment else
+                "each is modelled as one graph of all its fragments; --largest-fragment keeps the largest")
+        logger.warning("%s, column '%s': %d SMILES have several fragments (salts or mixtures; first: "
+                       "row %d); %s", file, column, len(multi), multi[0], what)
     return out
 
 
@@ -167,15 +198,19 @@ def parse_label_column(values: pd.Series, file: str, column: str, on_invalid: st
         missing = np.isnan(numeric)
     bad_text = np.isnan(numeric) & ~missing
     bad_inf = np.isinf(numeric)
-    for i in np.flatnonzero(bad_text | bad_inf):
+    with np.errstate(invalid="ignore"):
+        bad_huge = np.abs(numeric) > LABEL_LIMIT
+    for i in np.flatnonzero(bad_text | bad_inf | bad_huge):
         if smiles[i] is None:
             continue  # the row is already rejected for its SMILES
         reason = (f"non-numeric label '{text[i]}'" if bad_text[i]
-                  else f"infinite label '{text[i]}'")
+                  else f"infinite label '{text[i]}'" if bad_inf[i]
+                  else f"label '{text[i]}' is too large to standardise (|value| > {LABEL_LIMIT:g}); "
+                       "rescale the task, e.g. take log10")
         _fail_or_collect(on_invalid, rejects,
                          InputError(reason, file, int(i) + 1, column, int(i) + 2 if csv else None),
                          Reject(int(i) + 1, column, str(text[i]), reason, smiles[i]))
-    numeric[bad_text | bad_inf] = np.nan
+    numeric[bad_text | bad_inf | bad_huge] = np.nan
     return numeric
 
 
@@ -185,6 +220,11 @@ def _long_to_wide(df: pd.DataFrame, file: str, smiles_column: str, task_column: 
         if col not in df.columns:
             raise InputError(f"missing column (long format needs '{smiles_column}', '{task_column}', "
                              f"'{value_column}'; found {list(df.columns)})", file=file, column=col)
+    ignored = [c for c in df.columns if c not in (smiles_column, task_column, value_column)]
+    if ignored:
+        logger.warning("%s: read as long format (%s, %s, %s); columns %s are not used (--format wide "
+                       "reads every column as a task)", file, smiles_column, task_column, value_column,
+                       ignored)
     tasks_in_file = list(dict.fromkeys(str(t) for t in df[task_column] if str(t).strip()))
     tasks = list(targets) if targets else tasks_in_file
     for t in tasks:
@@ -198,14 +238,28 @@ def _long_to_wide(df: pd.DataFrame, file: str, smiles_column: str, task_column: 
     return wide, tasks
 
 
+def _looks_long(df: pd.DataFrame, task_column: str, value_column: str, targets) -> bool:
+    """Long format only when the task and value columns exist, the targets (if given) are not all
+    columns of their own, and the task column holds names rather than numbers: a wide file may
+    well have properties called ``task`` and ``value``."""
+    if task_column not in df.columns or value_column not in df.columns:
+        return False
+    if targets and all(t in df.columns for t in targets):
+        return False
+    names = df[task_column].astype(str).str.strip()
+    names = names[~names.isin(MISSING_TOKENS)]
+    return len(names) > 0 and bool(pd.to_numeric(names, errors="coerce").isna().any())
+
+
 def read_table(path: str | Path, smiles_column: str = "smiles", targets: list[str] | None = None,
                *, long_format: bool | None = None, task_column: str = "task",
                value_column: str = "value", on_invalid: str = "error",
-               require_labels: bool = True) -> tuple[MoleculeTable, list[Reject]]:
+               require_labels: bool = True, largest_fragment: bool = False
+               ) -> tuple[MoleculeTable, list[Reject]]:
     """Read and validate a molecule table.
 
     ``targets=None`` takes every column except the SMILES column (wide) or every task (long).
-    ``long_format=None`` detects the long format from the task and value columns.
+    ``long_format=None`` detects the long format (see :func:`_looks_long`); True or False forces it.
     Duplicate SMILES (after canonicalisation) are merged, per task, by the median, and a conflict
     is logged. With ``require_labels`` a selected task with no label at all is an error.
     """
@@ -219,7 +273,7 @@ def read_table(path: str | Path, smiles_column: str = "smiles", targets: list[st
         raise InputError(f"missing SMILES column (columns are {list(df.columns)})", file=file,
                          column=smiles_column)
     if long_format is None:
-        long_format = task_column in df.columns and value_column in df.columns
+        long_format = _looks_long(df, task_column, value_column, targets)
     rejects: list[Reject] = []
     if long_format:
         df, targets = _long_to_wide(df, file, smiles_column, task_column, value_column, targets)
@@ -234,7 +288,7 @@ def read_table(path: str | Path, smiles_column: str = "smiles", targets: list[st
         raise InputError("no target columns", file=file)
 
     smiles = parse_smiles_column(df[smiles_column].tolist(), file, smiles_column, on_invalid, csv,
-                                 rejects)
+                                 rejects, largest_fragment)
     y = np.column_stack([
         parse_label_column(df[t], file, t, on_invalid, csv, rejects, smiles) for t in targets
     ]) if targets else np.zeros((len(df), 0))
@@ -290,8 +344,8 @@ def _merge_duplicates(smiles, input_smiles, y, tasks, rows, file) -> MoleculeTab
     return MoleculeTable(list(uniques), merged, tasks, sources, file, first_input)
 
 
-def read_smiles(path: str | Path, smiles_column: str = "smiles", on_invalid: str = "error"
-                ) -> tuple[pd.DataFrame, list[str | None], list[Reject]]:
+def read_smiles(path: str | Path, smiles_column: str = "smiles", on_invalid: str = "error",
+                largest_fragment: bool = False) -> tuple[pd.DataFrame, list[str | None], list[Reject]]:
     """For prediction: the input frame, canonical SMILES per row (None where rejected), rejects."""
     if on_invalid not in ON_INVALID:
         raise ValueError(f"on_invalid must be one of {ON_INVALID}, got {on_invalid!r}")
@@ -302,7 +356,7 @@ def read_smiles(path: str | Path, smiles_column: str = "smiles", on_invalid: str
                          column=smiles_column)
     rejects: list[Reject] = []
     smiles = parse_smiles_column(df[smiles_column].tolist(), str(path), smiles_column, on_invalid,
-                                 _is_csv(path), rejects)
+                                 _is_csv(path), rejects, largest_fragment)
     return df, smiles, rejects
 
 
@@ -314,10 +368,16 @@ def rejects_path(out: str | Path) -> Path:
 
 
 def write_rejects(rejects: list[Reject], out: str | Path) -> Path | None:
-    """Write rejects with their reasons; returns the path, or None when nothing was rejected."""
-    if not rejects:
-        return None
+    """Write rejects with their reasons; returns the path, or None when nothing was rejected.
+
+    A rejects file left by an earlier run into the same output is removed when nothing is
+    rejected now: beside a new result it would describe data that result never read.
+    """
     path = rejects_path(out)
+    if not rejects:
+        if path.is_file():
+            path.unlink()
+        return None
     path.parent.mkdir(parents=True, exist_ok=True)
     pd.DataFrame([r.__dict__ for r in rejects]).to_csv(path, index=False)
     logger.warning("%d rejected row(s)/value(s) written to %s", len(rejects), path)
