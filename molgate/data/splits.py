@@ -23,6 +23,7 @@ and hexan-1-amine share the key ``acyclic:CCCCCCC``), which spreads acyclics ove
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,8 +32,10 @@ import pandas as pd
 from rdkit import Chem
 from rdkit.Chem.Scaffolds import MurckoScaffold
 
-from molgate.data.table import MoleculeTable
+from molgate.data.table import MoleculeTable, canonicalize
 from molgate.errors import InputError
+
+logger = logging.getLogger("molgate")
 
 SPLIT_TYPES = ("random", "scaffold")
 SPLIT_NAMES = ("train", "val", "test")
@@ -207,31 +210,71 @@ def _excluded(split: Split, n: int) -> np.ndarray:
 
 
 def load_split(path: str | Path, table: MoleculeTable) -> Split:
-    """Map a saved split onto a table by canonical SMILES.
+    """Map a saved split onto a table by canonical SMILES, after checking the file.
 
-    Every molecule must be in a part or listed as ``excluded`` (e.g. by a training-size cap).
+    The file needs ``train``, ``val`` and ``test`` lists of SMILES, and no molecule may be in two
+    parts (that would leak test molecules into training). Every molecule of the table must be in
+    a part or listed as ``excluded`` (e.g. by a training-size cap). Molecules of the split that
+    the table lacks are ignored with a warning: a split made once for all tasks is reused for one
+    task, whose table holds only that task's labelled molecules.
     """
     path = Path(path)
+    file = str(path)
     try:
         payload = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"cannot read split file: {exc}", file=str(path)) from None
-    if payload.get("format") != "molgate-split-v1":
-        raise InputError("not a molgate split file (format molgate-split-v1)", file=str(path))
-    where = {s: i for i, s in enumerate(table.smiles)}
-    parts = {}
-    seen = np.zeros(len(table), dtype=bool)
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"cannot read split file: {exc}", file=file) from None
+    if not isinstance(payload, dict) or payload.get("format") != "molgate-split-v1":
+        raise InputError("not a molgate split file (format molgate-split-v1)", file=file)
+    names = {p: _split_part(payload, p, file) for p in (*SPLIT_NAMES, "excluded")}
+    owner: dict[str, str] = {}
     for p in SPLIT_NAMES:
-        idx = np.array([where[s] for s in payload[p] if s in where], dtype=int)
+        for s in names[p]:
+            if owner.setdefault(s, p) != p:
+                raise InputError(f"molecule '{s}' is in both the {owner[s]} and the {p} part; the parts "
+                                 "must not overlap (test molecules would leak into training)", file=file)
+    where = {s: i for i, s in enumerate(table.smiles)}
+    parts, unknown = {}, []
+    seen = np.zeros(len(table), dtype=bool)
+    for p in (*SPLIT_NAMES, "excluded"):
+        idx = []
+        for s in names[p]:
+            i = where.get(s)
+            if i is None:
+                can = canonicalize(s)  # a hand-written file may hold non-canonical SMILES
+                i = where.get(can) if can is not None else None
+            if i is None:
+                unknown.append(s)
+            else:
+                idx.append(i)
+        idx = np.array(idx, dtype=int)
+        if p != "excluded" and len(idx) and seen[idx].any():
+            first = table.smiles[int(idx[seen[idx]][0])]
+            raise InputError(f"molecule '{first}' appears twice in the split (as written and in another "
+                             "spelling); the parts must not overlap", file=file)
         seen[idx] = True
         parts[p] = np.sort(idx)
-    seen[[where[s] for s in payload.get("excluded", []) if s in where]] = True
     if not seen.all():
         first = table.smiles[int(np.flatnonzero(~seen)[0])]
         raise InputError(f"{int((~seen).sum())} molecule(s) of {table.source} are in no part of the "
-                         f"split (first: {first}); make a new split for this data", file=str(path))
-    return Split(parts["train"], parts["val"], parts["test"], payload.get("kind", "random"),
-                 int(payload.get("seed", 0)), tuple(payload.get("sizes", (0.8, 0.1, 0.1))))
+                         f"split (first: {first}); make a new split for this data", file=file)
+    if unknown:
+        logger.warning("%s: %d molecule(s) of the split are not in %s and are ignored (first: %s)",
+                       file, len(unknown), table.source, unknown[0])
+    sizes = payload.get("sizes", (0.8, 0.1, 0.1))
+    return Split(parts["train"], parts["val"], parts["test"], str(payload.get("kind", "random")),
+                 int(payload.get("seed", 0)) if isinstance(payload.get("seed", 0), int) else 0,
+                 tuple(sizes) if isinstance(sizes, list) and len(sizes) == 3 else (0.8, 0.1, 0.1))
+
+
+def _split_part(payload: dict, part: str, file: str) -> list[str]:
+    value = payload.get(part, [] if part == "excluded" else None)
+    if value is None:
+        raise InputError(f"the split file has no '{part}' part (it needs train, val and test lists "
+                         "of SMILES)", file=file)
+    if not isinstance(value, list) or not all(isinstance(s, str) for s in value):
+        raise InputError(f"the split file's '{part}' part is not a list of SMILES", file=file)
+    return value
 
 
 def write_chemprop_splits(split: Split, path: str | Path) -> Path:
