@@ -13,7 +13,7 @@ from chemprop.data.collate import BatchMolGraph
 from torch import Tensor, nn
 
 from molgate.nn.heads import TargetScaler
-from molgate.train.losses import masked_mse
+from molgate.methods.regression import default_reduction, regression_loss
 
 
 @dataclass
@@ -44,14 +44,29 @@ class PropertyModel(nn.Module):
     def forward(self, bmg: BatchMolGraph) -> Tensor:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def training_loss(self, batch) -> tuple[Tensor, dict[str, Tensor]]:
-        """The loss to minimise on a training batch and its parts for the log.
+    @property
+    def reduction(self) -> str:
+        """The regression loss's reduction (:mod:`molgate.methods.regression`); set by the trainer."""
+        return getattr(self, "_reduction", None) or default_reduction(self.method)
 
-        Baselines minimise the masked MSE over labelled entries (as Chemprop does); GATE adds its
-        alignment terms.
-        """
-        loss = masked_mse(self(batch.bmg), batch.y, batch.mask)
-        return loss, {"reg": loss.detach()}
+    @reduction.setter
+    def reduction(self, value: str) -> None:
+        self._reduction = value
+
+    def loss_terms(self, batch) -> tuple[dict[str, Tensor], dict[str, float]]:
+        """The training loss's terms (with their graphs) and their weights: the loss is
+        ``sum(weights[n] * terms[n])``. Baselines have the regression term alone."""
+        return {"reg": regression_loss(self(batch.bmg), batch.y, batch.mask, self.reduction)}, {"reg": 1.0}
+
+    def training_loss(self, batch) -> tuple[Tensor, dict[str, Tensor]]:
+        """The loss to minimise on a training batch and its (detached) parts for the log."""
+        terms, weights = self.loss_terms(batch)
+        loss = sum(weights[name] * value for name, value in terms.items())
+        return loss, {**{name: value.detach() for name, value in terms.items()}, "total": loss.detach()}
+
+    def parameter_groups(self) -> dict[str, list]:
+        """Named groups of parameters whose gradient norms the term diagnostics log."""
+        return {}
 
     def extra_config(self) -> dict:
         """Settings beyond :class:`EncoderConfig` that rebuild this model (saved in config.json)."""

@@ -25,7 +25,7 @@ std_batch(e))^2)`` of the shared embedding ``e`` (batch std detached), the same 
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import torch
 from chemprop.data.collate import BatchMolGraph
@@ -33,8 +33,9 @@ from torch import Tensor
 
 from molgate.featurize.batching import GraphBatch
 from molgate.methods.base import EncoderConfig, PropertyModel
-from molgate.methods.gate_losses import (GateLossWeights, autoencoding_loss, pair_terms_matrix,
-                                         regression_loss, total_loss)
+from molgate.methods.gate_losses import (GateLossWeights, autoencoding_loss, loss_terms,
+                                         pair_terms_matrix)
+from molgate.methods.regression import regression_loss
 from molgate.nn.batched_dmpnn import BatchedBondMessagePassing
 from molgate.nn.dmpnn import MoleculeEncoder
 from molgate.nn.gate_modules import BatchedMLP
@@ -59,8 +60,9 @@ class GateConfig:
         if self.sharing not in SHARING:
             raise ValueError(f"sharing must be one of {SHARING}, got {self.sharing!r}")
         if isinstance(self.weights, dict):
-            self.weights = GateLossWeights(**self.weights)
-        if self.perturb_count < 1 and self.weights.use_dis and self.weights.delta:
+            # a config saved before the scale-free form existed was trained with the raw one
+            self.weights = GateLossWeights(**{"form": "raw", **self.weights})
+        if self.perturb_count < 1 and self.weights.needs_perturbations:
             raise ValueError("the distance loss needs perturb_count >= 1")
 
     def to_dict(self) -> dict:
@@ -157,9 +159,10 @@ class GATEModel(PropertyModel):
     # ------------------------------------------------------------------ training
     def _terms(self, batch: GraphBatch) -> dict:
         """Everything the active losses need, from one pass over the batch."""
-        active = self.gate.weights.active()
+        weights = self.gate.weights
+        active = weights.active()
         e = self.shared_embedding(batch.bmg)
-        noise = self.perturbation_noise(e, self.gate.perturb_count if "dis" in active else 0)
+        noise = self.perturbation_noise(e, self.gate.perturb_count if weights.needs_perturbations else 0)
         z_all = self.perturbed_latents(batch.bmg, e, noise)  # [K, 1 + M, B, d_z]
         z = z_all[:, 0]
         needs_lf = bool({"auto", "cons", "map", "dis"} & set(active))
@@ -169,22 +172,34 @@ class GATEModel(PropertyModel):
                     z_rec=self.inverse(u) if "auto" in active else None,
                     u_pert=u_all[:, 1:] if noise is not None else None)
 
-    def training_loss(self, batch: GraphBatch) -> tuple[Tensor, dict[str, Tensor]]:
+    def _ratios(self) -> Tensor | None:
+        """lambda, or None when uniform (the O(K) forms then apply)."""
+        return None if bool((self.transfer_ratios == 1).all()) else self.transfer_ratios
+
+    def loss_terms(self, batch: GraphBatch) -> tuple[dict[str, Tensor], dict[str, float]]:
         t = self._terms(batch)
-        ratios = None if bool((self.transfer_ratios == 1).all()) else self.transfer_ratios
-        return total_loss(
-            t["pred"], batch.y, z=t["z"], z_rec=t["z_rec"], u=t["u"], u_pert=t["u_pert"],
-            predict_from_lf=self.map_to_target, mask=batch.mask, transfer_ratios=ratios,
-            weights=self.gate.weights)
+        terms = loss_terms(t["pred"], batch.y, z=t["z"], z_rec=t["z_rec"], u=t["u"], u_pert=t["u_pert"],
+                           predict_from_lf=self.map_to_target, mask=batch.mask,
+                           transfer_ratios=self._ratios(), weights=self.gate.weights,
+                           reduction=self.reduction)
+        return terms, {"reg": 1.0, **self.gate.weights.active()}
+
+    def parameter_groups(self) -> dict[str, list]:
+        """``shared``: the D-MPNN every task reads (trunk, or separate's shared input projection
+        and the stacked per-task D-MPNNs); ``encoders``: those plus the per-task encoder MLPs;
+        ``transfer``: Transfer and Inverse."""
+        shared = list((self.trunk if self.gate.sharing == "trunk" else self.message_passing).parameters())
+        return {"shared": shared, "encoders": shared + list(self.encoder_mlp.parameters()),
+                "transfer": list(self.transfer.parameters()) + list(self.inverse.parameters())}
 
     def loss_split(self, batch: GraphBatch) -> tuple[Tensor, Tensor]:
         """``(base, M)`` with ``base = l_reg + alpha l_auto`` and the pair matrix ``M [K, K]``:
         the training loss is ``base + sum(lambda * M)`` (see ``pair_terms_matrix``)."""
         t = self._terms(batch)
         w = self.gate.weights
-        base = regression_loss(t["pred"], batch.y, batch.mask)
+        base = regression_loss(t["pred"], batch.y, batch.mask, self.reduction)
         if "auto" in w.active():
-            base = base + w.alpha * autoencoding_loss(t["z"], t["z_rec"])
+            base = base + w.alpha * autoencoding_loss(t["z"], t["z_rec"], w.form)
         pairs = pair_terms_matrix(t["u"], t["u_pert"], batch.y, self.map_to_target, batch.mask, w) \
             if t["u"] is not None else base.new_zeros(self.n_tasks, self.n_tasks)
         return base, pairs
@@ -199,9 +214,24 @@ class GATEModel(PropertyModel):
 
 
 class GatePairModel(GATEModel):
-    """Two-task GATE (the ICLR setting): task 0 is the target, task 1 the source."""
+    """The ICLR setting: task 0 is the target, task 1 the source, and transfer runs one way.
+
+    Both regressions are trained, but every pair term is source -> target only
+    (``lambda = [[0, 0], [1, 0]]``) with the source's side detached, so the source's modules learn
+    from its own labels alone and the target aligns its geometry to the source's.
+    """
 
     method = "gate-pair"
+
+    def __init__(self, n_tasks: int, d_v: int, d_e: int, config: EncoderConfig | None = None,
+                 gate: GateConfig | None = None):
+        if n_tasks != 2:
+            raise ValueError(f"gate-pair has one target and one source, got {n_tasks} tasks")
+        gate = gate or GateConfig()
+        gate = replace(gate, weights=replace(gate.weights, detach_sources=True))
+        super().__init__(n_tasks, d_v, d_e, config, gate)
+        with torch.no_grad():
+            self.transfer_ratios.copy_(torch.tensor([[0.0, 0.0], [1.0, 0.0]]))
 
 
 def set_transfer_ratios(model: GATEModel, ratios: Tensor) -> None:

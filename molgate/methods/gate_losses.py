@@ -5,61 +5,72 @@ Shapes. K tasks, B molecules, M perturbations per molecule:
 ``u [K, B, d_lf]`` = Transfer_k(z_k) (points in the shared LF frame),
 ``u_pert [K, M, B, d_lf]`` the LF points of the M perturbed inputs (the same perturbations for
 every task), ``pred [B, K]`` = Head_k(z_k), ``y [B, K]`` standardised labels with NaN where
-missing, optionally ``mask [B, K]`` (True = labelled; combined with ``~isnan(y)``).
-``lambda [K, K]``: ``lambda[a, t]`` is the transfer ratio of source a -> target t; its diagonal is
-ignored. ``MSE`` is the mean over every element it is given.
+missing, optionally ``mask [B, K]`` (True = labelled). ``lambda [K, K]``: ``lambda[a, t]`` is the
+transfer ratio of source a -> target t; its diagonal is ignored. ``MSE`` is the mean over every
+element it is given; :math:`\mathrm{Var}(x_k) = \mathrm{MSE}(x_k, \mathrm{mean}_b\, x_k)` is the
+spread of task k's points over the batch, averaged over coordinates.
 
-Per-task terms (summed over tasks, as in the spec):
+``l_reg`` is :func:`molgate.methods.regression.regression_loss` (``per-task``: the spec's
+``sum_k MSE_k``; ``pooled`` on request).
+
+**Two forms of the alignment terms** (``form``). The spec writes them as plain MSEs (``"raw"``,
+kept so earlier results stay reproducible). Written so, their size is set by the arbitrary scale
+of the latents and of the LF frame, and the distance term by sigma^2: at the defaults they were
+1e-2 (cons) and 1e-7 (dis) against a regression loss of 1-8, and moved nothing. The default
+``"scale_free"`` form **[ours]** divides each by the spread of what it compares:
 
 .. math::
 
-    l_{reg}  &= \sum_k \frac{1}{|L_k|} \sum_{b \in L_k} (y_{bk} - \hat y_{bk})^2
-               \quad (L_k = \text{molecules labelled for } k;\ |L_k| = 0 \Rightarrow 0) \\
-    l_{auto} &= \sum_k \mathrm{MSE}(z_k, \mathrm{Inverse}_k(\mathrm{Transfer}_k(z_k)))
+    l_{auto} &= \sum_k \frac{\mathrm{MSE}(z_k, \hat z_k)}{\mathrm{Var}(z_k)} \qquad
+    C[a, t]   = \frac{\mathrm{MSE}(u_a, u_t)}{\mathrm{Var}(u_t)} \\
+    \tilde s_k^i(b) &= \frac{s_k^i(b)}{\bar s_k}, \quad
+    s_k^i(b) = \lVert u_k(x_b) - u_k(x_b^i) \rVert_2, \quad \bar s_k = \mathrm{mean}_{i,b}\, s_k^i(b) \\
+    D[a, t]  &= \mathrm{mean}_i\, \mathrm{MSE}(\tilde s_a^i, \tilde s_t^i) \qquad
+    P[a, t]   = \frac{1}{|L_t|} \sum_{b \in L_t} \left(y_{bt} - \mathrm{Head}_t(\mathrm{Inverse}_t(u_{a,b}))\right)^2
 
-Pair terms. For target t and source a != t, with :math:`s_k^i(b) = \lVert u_k(x_b) - u_k(x_b^i)\rVert_2`:
+The normalisers are *not* detached: each term is then homogeneous of degree 0 in the scale of
+the latents, so its value does not change when every latent is multiplied by a constant and its
+gradient has no component along that scale (nothing is gained by shrinking the frame). C[a, t]
+is measured in the target's own spread, so a source's gradient comes only from the numerator.
+D compares the *shape* of each task's local geometry: the distance ratios between molecules and
+their perturbations, independent of sigma to first order. P is in label units already.
+``"raw"`` is the same with every normaliser 1 and :math:`\tilde s = s`.
 
-.. math::
+**Distances** (``distance_form``, **[ours]**). ``"perturbation"`` (the paper's): s as above, M extra
+passes through every encoder. ``"batch"``: the distances between the molecules of the batch,
+:math:`s_k(b, b') = \lVert u_k(x_b) - u_k(x_{b'}) \rVert` over the B(B-1)/2 pairs, with no extra
+pass; the same normalisation and MSE follow.
 
-    C[a, t] &= \mathrm{MSE}(u_a, u_t) = \frac{1}{B\,d_{lf}} \sum_{b, d} (u_{a,bd} - u_{t,bd})^2 \\
-    D[a, t] &= \mathrm{mean}_i\, \mathrm{MSE}(s_a^i, s_t^i) = \frac{1}{M B} \sum_{i, b} (s_a^i(b) - s_t^i(b))^2 \\
-    P[a, t] &= \frac{1}{|L_t|} \sum_{b \in L_t} \left(y_{bt} - \mathrm{Head}_t(\mathrm{Inverse}_t(u_{a,b}))\right)^2
+**Directed transfer** (``detach_sources``): every pair term is computed with the source's side
+detached, :math:`X(\mathrm{sg}(x_a), x_t)`, so a target learns to align to its sources and no
+source is pulled towards a target. This is the ICLR pair setting (one target, one source).
 
-and each pair term is :math:`l_X = \frac{1}{c_K} \sum_{a \ne t} \lambda[a, t]\, X[a, t]` over
-*ordered* pairs (a, t). The normaliser :math:`c_K` is the ``pair_reduction`` option **[ours]**:
+Pair sums. Each pair term is :math:`l_X = \frac{1}{c_K} \sum_{a \ne t} \lambda[a, t]\, X[a, t]` over
+*ordered* pairs (a, t), with :math:`c_K` the ``pair_reduction`` option **[ours]**:
+``"target_mean"`` (default) :math:`c_K = K - 1` (each target's terms averaged over its sources,
+then summed over targets, the same "sum over tasks" scale as l_reg and l_auto); ``"sum"``
+:math:`c_K = 1`; ``"pair_mean"`` :math:`c_K = K (K - 1)`. K = 1 has no pairs and gives 0.
 
-* ``"target_mean"`` (default): :math:`c_K = K - 1`. Each target's pair terms are averaged over
-  its sources, then summed over targets, the same "sum over tasks" scale as l_reg and l_auto, so
-  alpha..delta keep their meaning as K grows. For K = 2 this is the two-task GATE loss with both
-  directions trained (cons and dis then count twice, as each task is once the target).
-* ``"sum"``: :math:`c_K = 1`, the spec's literal sum over pairs.
-* ``"pair_mean"``: :math:`c_K = K (K - 1)`, the mean over ordered pairs; for K = 2 and symmetric
-  terms this is exactly the single MSE(u_a, u_t) of the ICLR paper.
+How they are computed (gate-spec section 5):
 
-K = 1 has no pairs and gives 0. With lambda all ones, the weighted and unweighted forms agree.
-
-How the pair sums are computed (gate-spec section 5):
-
-* no weights: C and D are symmetric, so :math:`\sum_{a \ne t} X[a,t] = 2 \sum_{a<t} X[a,t]`, and
-  per element :math:`\sum_{a<t} (x_a - x_t)^2 = K \sum_k (x_k - \bar x)^2` with
-  :math:`\bar x = \frac1K \sum_k x_k` (exact). So
-  :math:`\sum_{a \ne t} C[a,t] = 2K \sum_k \mathrm{MSE}(u_k, \bar u)`: O(K), no pair is formed.
-  The same identity holds for the scalars :math:`s_k^i(b)`.
-* weights: the Gram matrix. With :math:`x_k` the flattened ``[B * d]`` values of task k (centred
-  first by :math:`\bar x`, which leaves every difference unchanged and avoids cancellation),
-  :math:`G = X X^\top` is one ``[K, Bd] x [Bd, K]`` matmul, the sum over molecules of the
-  per-molecule Grams :math:`U_b U_b^\top`, and
-  :math:`\sum_b \lVert x_{a,b} - x_{t,b}\rVert^2 = G_{aa} + G_{tt} - 2 G_{at}` for all pairs at once.
-  For the distances the values are scalars, so G is ``[K, MB] x [MB, K]``: as cheap as forming
-  the K^2 differences directly, and one code path serves both terms.
+* no weights: per element :math:`\sum_a (x_a - x_t)^2 = \sum_a (x_a - \bar x)^2 + K (x_t - \bar x)^2`
+  with :math:`\bar x = \frac1K \sum_k x_k` (exact), so every target's row sum
+  :math:`R_t = \sum_a \mathrm{MSE}(x_a, x_t) = S + K\, \mathrm{MSE}(x_t, \bar x)`,
+  :math:`S = \sum_a \mathrm{MSE}(x_a, \bar x)`, is O(K) and no pair is formed. Then
+  :math:`l_X = \frac{1}{c_K} \sum_t R_t / N_t` with :math:`N_t` the target normaliser
+  (:math:`\mathrm{Var}(u_t)` for scale-free C, else 1). Detached sources: S and
+  :math:`\bar x` from :math:`\mathrm{sg}(x)`.
+* weights: the Gram matrix. With :math:`x_k` the flattened values of task k (centred by
+  :math:`\bar x`, which leaves every difference unchanged and avoids cancellation),
+  :math:`\sum \lVert x_a - x_t \rVert^2 = n_a + n_t - 2 G_{at}` with :math:`G = X X^\top`,
+  :math:`n_k = \lVert x_k \rVert^2`: one ``[K, N] x [N, K]`` matmul for all pairs. Detached
+  sources use :math:`G = \mathrm{sg}(X) X^\top` and :math:`\mathrm{sg}(n_a)`.
 * mapping: only (molecule, t) pairs that carry a label are evaluated (L of them), grouped by
-  target in chunks of a few pairs, and :math:`\mathrm{Head}_t(\mathrm{Inverse}_t(u_a))` is
-  evaluated for all sources a in one call: O(K * L) rows, never O(K^2 B), and no target is
-  padded to the count of the most labelled one.
+  target in chunks, and :math:`\mathrm{Head}_t(\mathrm{Inverse}_t(u_a))` is evaluated for all
+  sources a in one call: O(K * L) rows, never O(K^2 B).
 
 Missing labels are replaced by 0 *before* any arithmetic, so they contribute neither loss nor NaN
-gradients. The ``pairwise_*`` functions are plain double loops over (a, t), kept as the reference
-the tests check the fast forms against.
+gradients. The plain double loops that the tests check these forms against live in ``tests/``.
 """
 
 from __future__ import annotations
@@ -68,41 +79,30 @@ from dataclasses import dataclass
 from typing import Callable, Literal
 
 import torch
-import torch.nn.functional as F
 from torch import Tensor
 
-__all__ = [
-    "PairReduction",
-    "GateLossWeights",
-    "labelled_mask",
-    "regression_loss",
-    "autoencoding_loss",
-    "perturbation_distances",
-    "pair_mse_matrix",
-    "consistency_loss",
-    "distance_loss",
-    "mapping_pair_matrix",
-    "mapping_loss",
-    "total_loss",
-    "pairwise_consistency_loss",
-    "pairwise_distance_loss",
-    "pairwise_mapping_loss",
-]
+from molgate.methods.regression import labelled_mask, regression_loss
+
+__all__ = ["PairReduction", "Form", "DistanceForm", "FORMS", "DISTANCE_FORMS", "GateLossWeights",
+           "labelled_mask", "pair_normaliser", "spread", "autoencoding_loss", "perturbation_distances",
+           "batch_distances", "normalised_distances", "pair_mse_matrix", "consistency_matrix",
+           "consistency_loss", "distance_matrix", "distance_loss", "mapping_pair_matrix",
+           "mapping_loss", "pair_terms_matrix", "loss_terms", "total_loss", "chunk_pairs_by_target"]
 
 PairReduction = Literal["target_mean", "sum", "pair_mean"]
+Form = Literal["scale_free", "raw"]
+DistanceForm = Literal["perturbation", "batch"]
+FORMS = ("scale_free", "raw")
+DISTANCE_FORMS = ("perturbation", "batch")
+_EPS = 1e-12  # keeps a normaliser of identical points (a batch of one) finite
 
 #: ``(x [G, R, d_lf], targets [G]) -> [G, R]`` (or ``[..., 1]``): the R rows of group g go
 #: through Head_t(Inverse_t(.)) with t = targets[g].
 PredictFromLF = Callable[[Tensor], Tensor]
 
 
-def labelled_mask(y: Tensor, mask: Tensor | None = None) -> Tensor:
-    """``[B, K]`` bool: True where a label exists (not NaN and, if given, ``mask`` True)."""
-    labelled = ~torch.isnan(y)
-    return labelled if mask is None else labelled & mask.bool()
-
-
-def _pair_normaliser(n_tasks: int, reduction: PairReduction) -> float:
+def pair_normaliser(n_tasks: int, reduction: PairReduction) -> float:
+    """``c_K`` of the pair sums (module docstring)."""
     if reduction == "target_mean":
         return float(n_tasks - 1)
     if reduction == "sum":
@@ -112,7 +112,18 @@ def _pair_normaliser(n_tasks: int, reduction: PairReduction) -> float:
     raise ValueError(f"unknown pair_reduction {reduction!r}; use 'target_mean', 'sum' or 'pair_mean'")
 
 
-def _weighted_pair_sum(pair_matrix: Tensor, weights: Tensor | None, reduction: PairReduction) -> Tensor:
+def _check_form(form: str) -> None:
+    if form not in FORMS:
+        raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+
+
+def spread(x: Tensor) -> Tensor:
+    """``Var(x_k)`` ``[K]``: each task's mean squared distance to its batch mean (``x [K, B, ...]``)."""
+    flat = x.reshape(x.shape[0], x.shape[1], -1)
+    return (flat - flat.mean(dim=1, keepdim=True)).pow(2).mean(dim=(1, 2)).clamp_min(_EPS)
+
+
+def _masked_off_diagonal_sum(pair_matrix: Tensor, weights: Tensor | None, reduction: PairReduction) -> Tensor:
     """``(1/c_K) sum_{a != t} lambda[a, t] X[a, t]`` for a ``[K, K]`` pair matrix X."""
     K = pair_matrix.shape[0]
     if K < 2:
@@ -123,49 +134,67 @@ def _weighted_pair_sum(pair_matrix: Tensor, weights: Tensor | None, reduction: P
         w = w * weights.to(pair_matrix.dtype)
     # where(), not a product, on the matrix itself: a non-finite diagonal must not leak in.
     terms = torch.where(off_diagonal, pair_matrix, torch.zeros_like(pair_matrix)) * w
-    return terms.sum() / _pair_normaliser(K, reduction)
+    return terms.sum() / pair_normaliser(K, reduction)
 
 
-def _uniform_pair_sum(x: Tensor, reduction: PairReduction) -> Tensor:
-    """``(1/c_K) sum_{a != t} MSE(x_a, x_t)`` via ``2K sum_k MSE(x_k, mean_k x_k)``: O(K)."""
-    K = x.shape[0]
-    if K < 2:
-        return x.sum() * 0.0
-    x = x.reshape(K, -1)
-    spread = (x - x.mean(dim=0, keepdim=True)).pow(2).mean(dim=1).sum()
-    return 2.0 * K * spread / _pair_normaliser(K, reduction)
-
-
-def pair_mse_matrix(x: Tensor) -> Tensor:
-    """``X[a, t] = MSE(x_a, x_t)`` for all pairs, ``x [K, ...] -> [K, K]``, via one Gram matmul."""
+def pair_mse_matrix(x: Tensor, detach_sources: bool = False) -> Tensor:
+    """``X[a, t] = MSE(x_a, x_t)`` (source a detached if asked), ``x [K, ...] -> [K, K]``: one Gram."""
     K = x.shape[0]
     x = x.reshape(K, -1)
-    x = x - x.mean(dim=0, keepdim=True)
-    gram = x @ x.T
-    sq_norms = torch.diagonal(gram)
-    sq_dist = (sq_norms.unsqueeze(1) + sq_norms.unsqueeze(0) - 2.0 * gram).clamp_min(0.0)
+    centre = x.mean(dim=0, keepdim=True)
+    x = x - (centre.detach() if detach_sources else centre)
+    sq = x.pow(2).sum(dim=1)
+    source, sq_source = (x.detach(), sq.detach()) if detach_sources else (x, sq)
+    sq_dist = (sq_source.unsqueeze(1) + sq.unsqueeze(0) - 2.0 * source @ x.T).clamp_min(0.0)
     return sq_dist / x.shape[1]
 
 
-def regression_loss(pred: Tensor, y: Tensor, mask: Tensor | None = None) -> Tensor:
-    """``l_reg = sum_k MSE_k`` over the molecules labelled for k; a task without labels adds 0."""
-    labelled = labelled_mask(y, mask)
-    error = torch.where(labelled, pred - torch.where(labelled, y, torch.zeros_like(y)), torch.zeros_like(pred))
-    per_task = error.pow(2).sum(dim=0) / labelled.sum(dim=0).clamp_min(1)
-    return per_task.sum()
+def _target_row_sums(x: Tensor, detach_sources: bool = False) -> Tensor:
+    """``R_t = sum_a MSE(x_a, x_t)`` for every target t, ``[K]``, by the variance identity: O(K)."""
+    K = x.shape[0]
+    x = x.reshape(K, -1)
+    source = x.detach() if detach_sources else x
+    centre = source.mean(dim=0, keepdim=True)
+    return (source - centre).pow(2).mean(dim=1).sum() + K * (x - centre).pow(2).mean(dim=1)
 
 
-def autoencoding_loss(z: Tensor, z_rec: Tensor) -> Tensor:
-    """``l_auto = sum_k MSE(z_k, Inverse_k(Transfer_k(z_k)))`` over all molecules; ``z [K, ...]``."""
-    return (z - z_rec).pow(2).reshape(z.shape[0], -1).mean(dim=1).sum()
-
-
-def consistency_loss(u: Tensor, weights: Tensor | None = None,
-                     reduction: PairReduction = "target_mean") -> Tensor:
-    """``l_cons = (1/c_K) sum_{a != t} lambda[a, t] MSE(u_a, u_t)``; O(K) if ``weights`` is None."""
+def _pair_term(x: Tensor, target_norm: Tensor | float, weights: Tensor | None,
+               reduction: PairReduction, detach_sources: bool) -> Tensor:
+    """``(1/c_K) sum_{a != t} lambda[a, t] MSE(x_a, x_t) / N_t``; O(K) when ``weights`` is None."""
+    K = x.shape[0]
+    if K < 2:
+        return x.sum() * 0.0
     if weights is None:
-        return _uniform_pair_sum(u, reduction)
-    return _weighted_pair_sum(pair_mse_matrix(u), weights, reduction)
+        return (_target_row_sums(x, detach_sources) / target_norm).sum() / pair_normaliser(K, reduction)
+    matrix = pair_mse_matrix(x, detach_sources)
+    if isinstance(target_norm, Tensor):
+        matrix = matrix / target_norm.unsqueeze(0)
+    return _masked_off_diagonal_sum(matrix, weights, reduction)
+
+
+def autoencoding_loss(z: Tensor, z_rec: Tensor, form: Form = "scale_free") -> Tensor:
+    """``l_auto = sum_k MSE(z_k, Inverse_k(Transfer_k(z_k))) [/ Var(z_k)]`` over all molecules."""
+    _check_form(form)
+    per_task = (z - z_rec).pow(2).reshape(z.shape[0], -1).mean(dim=1)
+    return (per_task / spread(z) if form == "scale_free" else per_task).sum()
+
+
+def _consistency_inputs(u: Tensor, form: Form) -> Tensor | float:
+    _check_form(form)
+    return spread(u) if form == "scale_free" else 1.0
+
+
+def consistency_matrix(u: Tensor, form: Form = "scale_free", detach_sources: bool = False) -> Tensor:
+    """``C [K, K]`` with ``C[a, t] = MSE(u_a, u_t) [/ Var(u_t)]`` (diagonal 0)."""
+    norm = _consistency_inputs(u, form)
+    matrix = pair_mse_matrix(u, detach_sources)
+    return matrix / norm.unsqueeze(0) if isinstance(norm, Tensor) else matrix
+
+
+def consistency_loss(u: Tensor, weights: Tensor | None = None, reduction: PairReduction = "target_mean",
+                     form: Form = "scale_free", detach_sources: bool = False) -> Tensor:
+    """``l_cons = (1/c_K) sum_{a != t} lambda[a, t] C[a, t]``; O(K) if ``weights`` is None."""
+    return _pair_term(u, _consistency_inputs(u, form), weights, reduction, detach_sources)
 
 
 def perturbation_distances(u: Tensor, u_pert: Tensor) -> Tensor:
@@ -173,13 +202,34 @@ def perturbation_distances(u: Tensor, u_pert: Tensor) -> Tensor:
     return torch.linalg.vector_norm(u.unsqueeze(1) - u_pert, dim=-1)
 
 
-def distance_loss(u: Tensor, u_pert: Tensor, weights: Tensor | None = None,
-                  reduction: PairReduction = "target_mean") -> Tensor:
-    """``l_dis = (1/c_K) sum_{a != t} lambda[a, t] mean_i MSE(s_a^i, s_t^i)``; O(K) without weights."""
-    s = perturbation_distances(u, u_pert)
-    if weights is None:
-        return _uniform_pair_sum(s, reduction)
-    return _weighted_pair_sum(pair_mse_matrix(s), weights, reduction)
+def batch_distances(u: Tensor) -> Tensor:
+    """``s[k, 0, p] = ||u_k(x_b) - u_k(x_b')||_2`` over the pairs b < b' of the batch: ``[K, 1, B(B-1)/2]``."""
+    B = u.shape[1]
+    first, second = torch.triu_indices(B, B, offset=1, device=u.device)
+    return torch.linalg.vector_norm(u[:, first] - u[:, second], dim=-1).unsqueeze(1)
+
+
+def normalised_distances(u: Tensor, u_pert: Tensor | None, form: Form = "scale_free") -> Tensor:
+    """The distances the distance term compares: perturbation distances (``u_pert`` given) or
+    batch distances (``u_pert`` None), each task's divided by its mean in the scale-free form."""
+    _check_form(form)
+    s = perturbation_distances(u, u_pert) if u_pert is not None else batch_distances(u)
+    if form == "raw":
+        return s
+    return s / s.mean(dim=(1, 2), keepdim=True).clamp_min(_EPS)
+
+
+def distance_matrix(u: Tensor, u_pert: Tensor | None, form: Form = "scale_free",
+                    detach_sources: bool = False) -> Tensor:
+    """``D [K, K]``, ``D[a, t] = mean_i MSE(s~_a^i, s~_t^i)`` (diagonal 0)."""
+    return pair_mse_matrix(normalised_distances(u, u_pert, form), detach_sources)
+
+
+def distance_loss(u: Tensor, u_pert: Tensor | None, weights: Tensor | None = None,
+                  reduction: PairReduction = "target_mean", form: Form = "scale_free",
+                  detach_sources: bool = False) -> Tensor:
+    """``l_dis = (1/c_K) sum_{a != t} lambda[a, t] D[a, t]``; O(K) without weights."""
+    return _pair_term(normalised_distances(u, u_pert, form), 1.0, weights, reduction, detach_sources)
 
 
 def chunk_pairs_by_target(targets: Tensor, n_tasks: int, chunk: int) -> tuple[Tensor, ...]:
@@ -202,26 +252,24 @@ def chunk_pairs_by_target(targets: Tensor, n_tasks: int, chunk: int) -> tuple[Te
 
 
 def mapping_pair_matrix(u: Tensor, y: Tensor, predict_from_lf: PredictFromLF,
-                        mask: Tensor | None = None, chunk: int = 16) -> Tensor:
+                        mask: Tensor | None = None, chunk: int = 16, detach_sources: bool = False) -> Tensor:
     """``P[a, t] = MSE over L_t of (y_t, Head_t(Inverse_t(u_a)))``, ``[K, K]`` (0 where L_t is empty).
 
-    Only the L labelled (molecule, target) pairs are evaluated, for every source a at once. They
-    are grouped by target into chunks of ``chunk`` pairs (:func:`chunk_pairs_by_target`) and
-    ``predict_from_lf(x [G, R, d_lf], targets [G]) -> [G, R]`` (a trailing 1 is squeezed) runs
-    each chunk's ``R = chunk * K`` rows through its target's Inverse and Head, e.g.
-    ``lambda x, t: head(inverse(x, t), t)`` for :class:`~molgate.nn.gate_modules.BatchedMLP`.
-    Cost: O(K * (L + K * chunk)) rows and one weight copy per chunk, never O(K^2 B) for sparse
-    labels, and no padding of every target to the most labelled one.
+    Only the L labelled (molecule, target) pairs are evaluated, for every source a at once,
+    grouped by target into chunks of ``chunk`` pairs; ``predict_from_lf(x [G, R, d_lf], targets
+    [G]) -> [G, R]`` runs each chunk's ``R = chunk * K`` rows through its target's Inverse and
+    Head. ``detach_sources``: the source points enter detached (only the target's modules learn).
     """
     labelled = labelled_mask(y, mask)
     K = u.shape[0]
     mol, tgt = labelled.nonzero(as_tuple=True)  # [L]
     if mol.numel() == 0:
         return u.sum() * 0.0 + u.new_zeros(K, K)
+    source = u.detach() if detach_sources else u
     order, chunk_id, slot, chunk_target = chunk_pairs_by_target(tgt, K, chunk)
     mol, tgt = mol[order], tgt[order]
     x = u.new_zeros(len(chunk_target), chunk, K, u.shape[-1])
-    x[chunk_id, slot] = u[:, mol].transpose(0, 1)  # the LF points of every source a
+    x[chunk_id, slot] = source[:, mol].transpose(0, 1)  # the LF points of every source a
     pred = predict_from_lf(x.reshape(len(chunk_target), chunk * K, -1), chunk_target)
     if pred.dim() == 3 and pred.shape[-1] == 1:
         pred = pred.squeeze(-1)
@@ -233,32 +281,11 @@ def mapping_pair_matrix(u: Tensor, y: Tensor, predict_from_lf: PredictFromLF,
 
 
 def mapping_loss(u: Tensor, y: Tensor, predict_from_lf: PredictFromLF, mask: Tensor | None = None,
-                 weights: Tensor | None = None, reduction: PairReduction = "target_mean") -> Tensor:
+                 weights: Tensor | None = None, reduction: PairReduction = "target_mean",
+                 detach_sources: bool = False) -> Tensor:
     """``l_map = (1/c_K) sum_{a != t} lambda[a, t] P[a, t]`` (see :func:`mapping_pair_matrix`)."""
-    return _weighted_pair_sum(mapping_pair_matrix(u, y, predict_from_lf, mask), weights, reduction)
-
-
-def pair_terms_matrix(u: Tensor, u_pert: Tensor | None, y: Tensor, predict_from_lf: PredictFromLF | None,
-                      mask: Tensor | None, weights: "GateLossWeights") -> Tensor:
-    """``M[a, t] = (beta C + gamma P + delta D)[a, t] / c_K`` over the active pair terms, zero diagonal.
-
-    The pair part of the GATE loss is then exactly ``sum(lambda * M)``, so ``M[a, t]`` is the
-    derivative of the training loss with respect to the transfer ratio ``lambda[a, t]`` (what the
-    bi-level hypergradient of :mod:`molgate.methods.transfer_ratios` differentiates).
-    """
-    active = weights.active()
-    K = u.shape[0]
-    total = u.new_zeros(K, K)
-    if "cons" in active:
-        total = total + active["cons"] * pair_mse_matrix(u)
-    if "map" in active:
-        total = total + active["map"] * mapping_pair_matrix(u, y, predict_from_lf, mask)
-    if "dis" in active:
-        total = total + active["dis"] * pair_mse_matrix(perturbation_distances(u, u_pert))
-    if K < 2:
-        return total * 0.0
-    off_diagonal = ~torch.eye(K, dtype=torch.bool, device=u.device)
-    return torch.where(off_diagonal, total, torch.zeros_like(total)) / _pair_normaliser(K, weights.pair_reduction)
+    matrix = mapping_pair_matrix(u, y, predict_from_lf, mask, detach_sources=detach_sources)
+    return _masked_off_diagonal_sum(matrix, weights, reduction)
 
 
 @dataclass
@@ -266,7 +293,7 @@ class GateLossWeights:
     """``L = l_reg + alpha*l_auto + beta*l_cons + gamma*l_map + delta*l_dis`` (spec section 2).
 
     A term is computed only if its ``use_*`` switch is on and its weight is non-zero (ablations).
-    ``pair_reduction`` normalises the pair sums (module docstring).
+    ``pair_reduction``, ``form``, ``distance_form`` and ``detach_sources``: module docstring.
     """
 
     alpha: float = 1.0
@@ -278,6 +305,15 @@ class GateLossWeights:
     use_map: bool = True
     use_dis: bool = True
     pair_reduction: PairReduction = "target_mean"
+    form: Form = "scale_free"
+    distance_form: DistanceForm = "perturbation"
+    detach_sources: bool = False
+
+    def __post_init__(self):
+        _check_form(self.form)
+        if self.distance_form not in DISTANCE_FORMS:
+            raise ValueError(f"distance_form must be one of {DISTANCE_FORMS}, got {self.distance_form!r}")
+        pair_normaliser(2, self.pair_reduction)
 
     def active(self) -> dict[str, float]:
         """The weighted terms that are switched on, by name: ``{"auto": alpha, ...}``."""
@@ -285,87 +321,69 @@ class GateLossWeights:
                  "map": (self.use_map, self.gamma), "dis": (self.use_dis, self.delta)}
         return {name: w for name, (on, w) in terms.items() if on and w != 0.0}
 
+    @property
+    def needs_perturbations(self) -> bool:
+        return "dis" in self.active() and self.distance_form == "perturbation"
 
-def total_loss(
-    pred: Tensor,
-    y: Tensor,
-    *,
-    z: Tensor | None = None,
-    z_rec: Tensor | None = None,
-    u: Tensor | None = None,
-    u_pert: Tensor | None = None,
-    predict_from_lf: PredictFromLF | None = None,
-    mask: Tensor | None = None,
-    transfer_ratios: Tensor | None = None,
-    weights: GateLossWeights | None = None,
-) -> tuple[Tensor, dict[str, Tensor]]:
-    """The GATE loss and its detached components ``{"reg", "auto", "cons", "map", "dis", "total"}``.
+
+def pair_terms_matrix(u: Tensor, u_pert: Tensor | None, y: Tensor, predict_from_lf: PredictFromLF | None,
+                      mask: Tensor | None, weights: GateLossWeights) -> Tensor:
+    """``M[a, t] = (beta C + gamma P + delta D)[a, t] / c_K`` over the active pair terms, zero diagonal.
+
+    The pair part of the GATE loss is then exactly ``sum(lambda * M)``, so ``M[a, t]`` is the
+    derivative of the training loss with respect to the transfer ratio ``lambda[a, t]`` (what the
+    bi-level hypergradient of :mod:`molgate.methods.transfer_ratios` differentiates).
+    """
+    active, detach, form = weights.active(), weights.detach_sources, weights.form
+    K = u.shape[0]
+    total = u.new_zeros(K, K)
+    if "cons" in active:
+        total = total + active["cons"] * consistency_matrix(u, form, detach)
+    if "map" in active:
+        total = total + active["map"] * mapping_pair_matrix(u, y, predict_from_lf, mask, detach_sources=detach)
+    if "dis" in active:
+        total = total + active["dis"] * distance_matrix(u, u_pert, form, detach)
+    if K < 2:
+        return total * 0.0
+    off_diagonal = ~torch.eye(K, dtype=torch.bool, device=u.device)
+    return torch.where(off_diagonal, total, torch.zeros_like(total)) / pair_normaliser(K, weights.pair_reduction)
+
+
+def loss_terms(pred: Tensor, y: Tensor, *, z: Tensor | None = None, z_rec: Tensor | None = None,
+               u: Tensor | None = None, u_pert: Tensor | None = None,
+               predict_from_lf: PredictFromLF | None = None, mask: Tensor | None = None,
+               transfer_ratios: Tensor | None = None, weights: GateLossWeights | None = None,
+               reduction: str = "per-task") -> dict[str, Tensor]:
+    """Every active term, unweighted and with its graph: ``{"reg", "auto", "cons", "map", "dis"}``.
 
     Only the inputs of active terms are needed. ``transfer_ratios`` is lambda ``[K, K]`` for all
-    pair terms (None = uniform, which uses the O(K) forms for cons and dis).
+    pair terms (None = uniform, which uses the O(K) forms for cons and dis); ``u_pert`` None with
+    ``distance_form="batch"`` uses the batch distances. ``reduction`` is l_reg's.
     """
     weights = weights or GateLossWeights()
-    reduction = weights.pair_reduction
-    parts = {"reg": regression_loss(pred, y, mask)}
+    pairs, form, detach = weights.pair_reduction, weights.form, weights.detach_sources
+    parts = {"reg": regression_loss(pred, y, mask, reduction)}
     active = weights.active()
     if "auto" in active:
-        parts["auto"] = autoencoding_loss(z, z_rec)
+        parts["auto"] = autoencoding_loss(z, z_rec, form)
     if "cons" in active:
-        parts["cons"] = consistency_loss(u, transfer_ratios, reduction)
+        parts["cons"] = consistency_loss(u, transfer_ratios, pairs, form, detach)
     if "map" in active:
-        parts["map"] = mapping_loss(u, y, predict_from_lf, mask, transfer_ratios, reduction)
+        parts["map"] = mapping_loss(u, y, predict_from_lf, mask, transfer_ratios, pairs, detach)
     if "dis" in active:
-        parts["dis"] = distance_loss(u, u_pert, transfer_ratios, reduction)
+        distances_from = u_pert if weights.distance_form == "perturbation" else None
+        parts["dis"] = distance_loss(u, distances_from, transfer_ratios, pairs, form, detach)
+    return parts
+
+
+def total_loss(pred: Tensor, y: Tensor, *, weights: GateLossWeights | None = None,
+               **inputs) -> tuple[Tensor, dict[str, Tensor]]:
+    """The GATE loss and its detached components ``{"reg", "auto", "cons", "map", "dis", "total"}``
+    (``inputs``: those of :func:`loss_terms`)."""
+    weights = weights or GateLossWeights()
+    parts = loss_terms(pred, y, weights=weights, **inputs)
+    active = weights.active()
     total = parts["reg"] + sum(active[name] * parts[name] for name in active)
     log = {name: value.detach() for name, value in parts.items()}
     log["total"] = total.detach()
     return total, log
-
-
-# ---- reference double loops (tests only: O(K^2) Python loops, one pair at a time) ----------------
-
-
-def _loop_pair_sum(n_tasks: int, pair_loss: Callable[[int, int], Tensor], weights: Tensor | None,
-                   reduction: PairReduction) -> Tensor:
-    total: Tensor | float = 0.0
-    for a in range(n_tasks):
-        for t in range(n_tasks):
-            if a != t:
-                w = 1.0 if weights is None else weights[a, t]
-                total = total + w * pair_loss(a, t)
-    return torch.as_tensor(total / _pair_normaliser(n_tasks, reduction) if n_tasks > 1 else total)
-
-
-def pairwise_consistency_loss(u: Tensor, weights: Tensor | None = None,
-                              reduction: PairReduction = "target_mean") -> Tensor:
-    """Reference: ``sum_{a != t} lambda[a, t] F.mse_loss(u_a, u_t) / c_K`` by a double loop."""
-    return _loop_pair_sum(u.shape[0], lambda a, t: F.mse_loss(u[a], u[t]), weights, reduction)
-
-
-def pairwise_distance_loss(u: Tensor, u_pert: Tensor, weights: Tensor | None = None,
-                           reduction: PairReduction = "target_mean") -> Tensor:
-    """Reference: ``s_k = ||u_k - u_k^i||`` per task, then the double loop of ``mean_i MSE(s_a^i, s_t^i)``."""
-    s = [torch.linalg.vector_norm(u[k].unsqueeze(0) - u_pert[k], dim=-1) for k in range(u.shape[0])]
-
-    def pair(a: int, t: int) -> Tensor:
-        return torch.stack([F.mse_loss(s[a][i], s[t][i]) for i in range(u_pert.shape[1])]).mean()
-
-    return _loop_pair_sum(u.shape[0], pair, weights, reduction)
-
-
-def pairwise_mapping_loss(u: Tensor, y: Tensor, predict_one: Callable[[int, Tensor], Tensor],
-                          mask: Tensor | None = None, weights: Tensor | None = None,
-                          reduction: PairReduction = "target_mean") -> Tensor:
-    """Reference: ``F.mse_loss(y_t[L_t], predict_one(t, u_a[L_t]))`` per pair by a double loop.
-
-    ``predict_one(t, x [N, d_lf]) -> [N]`` applies Head_t(Inverse_t(.)).
-    """
-    labelled = labelled_mask(y, mask)
-
-    def pair(a: int, t: int) -> Tensor:
-        rows = labelled[:, t].nonzero().squeeze(1)
-        if rows.numel() == 0:
-            return u.new_zeros(())
-        return F.mse_loss(predict_one(t, u[a, rows]).reshape(-1), y[rows, t])
-
-    return _loop_pair_sum(u.shape[0], pair, weights, reduction)

@@ -23,3 +23,6 @@ class MTLModel(PropertyModel):
 
     def forward(self, bmg: BatchMolGraph) -> Tensor:
         return self.heads(self.encoder(bmg))
+
+    def parameter_groups(self) -> dict[str, list]:
+        return {"encoders": list(self.encoder.parameters())}

@@ -30,7 +30,7 @@ from molgate.featurize.batching import GraphBatch, GraphDataset, make_loader
 from molgate.methods.base import PropertyModel
 from molgate.methods.extended_gate import ExtendedGATEModel, gate_parts
 from molgate.methods.gate import GATEModel, GateConfig
-from molgate.methods.gate_losses import total_loss
+from molgate.methods.gate_losses import loss_terms
 
 
 def new_task_part(frozen: GATEModel | ExtendedGATEModel, gate: GateConfig | None = None,
@@ -100,11 +100,10 @@ class TaskAdditionModel(PropertyModel):
         u = torch.cat([v[0] for v in views])
         return u, (torch.cat([v[1] for v in views]) if noise is not None else None)
 
-    def training_loss(self, batch: GraphBatch) -> tuple[Tensor, dict[str, Tensor]]:
+    def loss_terms(self, batch: GraphBatch) -> tuple[dict[str, Tensor], dict[str, float]]:
         new, weights = self.new, self.new.gate.weights
-        active = weights.active()
         e = new.shared_embedding(batch.bmg)
-        noise = new.perturbation_noise(e, new.gate.perturb_count if "dis" in active else 0)
+        noise = new.perturbation_noise(e, new.gate.perturb_count if weights.needs_perturbations else 0)
         u_old, u_old_pert = self._frozen_views(batch, noise)
         z_all = new.perturbed_latents(batch.bmg, e, noise)  # [1, 1 + M, B, d_z]
         u_all = new.transfer(z_all)
@@ -120,10 +119,14 @@ class TaskAdditionModel(PropertyModel):
             # its modules as one block of rows (no per-chunk weight gather, whose backward is slow).
             return new.map_to_target(x.reshape(1, -1, x.shape[-1]), None).reshape(x.shape[:-1])
 
-        return total_loss(pred, y, z=z, z_rec=new.inverse(u), u=torch.cat([u_old, u]),
-                          u_pert=torch.cat([u_old_pert, u_all[:, 1:]]) if noise is not None else None,
-                          predict_from_lf=predict_from_lf, mask=mask,
-                          transfer_ratios=self.transfer_ratios, weights=weights)
+        terms = loss_terms(pred, y, z=z, z_rec=new.inverse(u), u=torch.cat([u_old, u]),
+                           u_pert=torch.cat([u_old_pert, u_all[:, 1:]]) if noise is not None else None,
+                           predict_from_lf=predict_from_lf, mask=mask,
+                           transfer_ratios=self.transfer_ratios, weights=weights, reduction=self.reduction)
+        return terms, {"reg": 1.0, **weights.active()}
+
+    def parameter_groups(self) -> dict[str, list]:
+        return self.new.parameter_groups()
 
 
 __all__ = ["TaskAdditionModel", "cached_embeddings", "new_task_part"]

@@ -38,7 +38,7 @@ from torch.func import functional_call, grad, jvp
 
 from molgate.featurize.batching import GraphBatch
 from molgate.methods.gate import GATEModel, set_transfer_ratios
-from molgate.methods.gate_losses import regression_loss
+from molgate.methods.regression import regression_loss
 
 PARAMETERIZATIONS = ("softplus", "sigmoid")
 HYPERGRADIENTS = ("jvp", "finite-difference")
@@ -143,7 +143,7 @@ class TransferRatioLearner:
         g_tr = grad(train_loss)(params)
         unrolled = {k: params[k] - eta * g_tr[k] for k in params}
         predict = self._functional("forward", seed)
-        g_val = grad(lambda p: regression_loss(predict(p, val.bmg), val.y, val.mask))(unrolled)
+        g_val = grad(lambda p: regression_loss(predict(p, val.bmg), val.y, val.mask, self.model.reduction))(unrolled)
 
         def pair_matrix(p):
             return split(p, train)[1]
@@ -172,7 +172,7 @@ class TransferRatioLearner:
         g_tr = grad(train_loss)(params)
         predict = self._functional("forward", seed)
         unrolled = {k: params[k] - eta * g_tr[k] for k in params}
-        return regression_loss(predict(unrolled, val.bmg), val.y, val.mask).detach()
+        return regression_loss(predict(unrolled, val.bmg), val.y, val.mask, self.model.reduction).detach()
 
     # ------------------------------------------------------------------ outer step
     def step(self, train: GraphBatch, val: GraphBatch, eta: float) -> Tensor:

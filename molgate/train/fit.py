@@ -15,6 +15,7 @@ from lightning.pytorch.loggers import CSVLogger
 from molgate.featurize.batching import GraphDataset, make_loader
 from molgate.methods.base import PropertyModel
 from molgate.train.callbacks import BestWeights
+from molgate.train.diagnostics import TermDiagnostics
 from molgate.train.module import RegressionModule, TrainSettings
 
 
@@ -38,6 +39,8 @@ def fit_model(model: PropertyModel, train: GraphDataset, val: GraphDataset, out_
     best = BestWeights(out_dir / "checkpoints" / f"{name}-best.pt")
     callbacks = [best, EarlyStopping("val_loss", patience=settings.patience, mode="min"),
                  *(callbacks or [])]
+    if model.parameter_groups():
+        callbacks.append(TermDiagnostics())
     if settings.progress:
         callbacks.append(TQDMProgressBar(refresh_rate=10))
     for noisy in ("lightning.pytorch.utilities.rank_zero", "lightning.pytorch.accelerators.cuda",

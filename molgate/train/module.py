@@ -3,9 +3,11 @@
 Optimiser and schedule follow Chemprop: Adam with a Noam-like learning rate (linear warm-up from
 ``init_lr`` to ``max_lr`` over ``warmup_epochs``, then exponential decay to ``final_lr``).
 The training loss is the model's own (:meth:`PropertyModel.training_loss`: the masked MSE for the
-baselines, the five-term loss for GATE). The validation loss is the masked MSE of the predictions
-over *all* labelled validation entries of the epoch (not a mean of batch means) for every method,
-so early stopping and the best checkpoint watch the same quantity everywhere.
+baselines, the five-term loss for GATE), whose regression term uses ``TrainSettings.reduction``.
+The validation loss is the regression loss of the predictions over *all* labelled validation
+entries of the epoch (not a mean of batch means) under the *same* reduction
+(:mod:`molgate.methods.regression`), so training, early stopping and the best checkpoint watch one
+objective.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from chemprop.schedulers import build_NoamLike_LRSched
 
 from molgate.featurize.batching import GraphBatch
 from molgate.methods.base import PropertyModel
-from molgate.train.losses import masked_squared_error
+from molgate.methods.regression import SquaredErrorTotals, check_reduction
 
 
 @dataclass
@@ -37,6 +39,11 @@ class TrainSettings:
     devices: int = 1
     progress: bool = True
     num_nodes: int = 1  # with devices: Lightning's DDP across processes, GPUs or nodes
+    reduction: str | None = None  # "pooled" or "per-task"; None: the method's default
+
+    def __post_init__(self):
+        if self.reduction is not None:
+            check_reduction(self.reduction)
 
     @property
     def distributed(self) -> bool:
@@ -51,8 +58,9 @@ class RegressionModule(L.LightningModule):
         super().__init__()
         self.model = model
         self.settings = settings
-        self._val_sum = 0.0
-        self._val_count = 0
+        if settings.reduction is not None:
+            model.reduction = settings.reduction
+        self._val = SquaredErrorTotals()
         self.val_history: list[float] = []
 
     def forward(self, batch: GraphBatch):
@@ -68,19 +76,20 @@ class RegressionModule(L.LightningModule):
         return loss
 
     def on_validation_epoch_start(self):
-        self._val_sum, self._val_count = 0.0, 0
+        self._val = SquaredErrorTotals()
 
     def validation_step(self, batch: GraphBatch, batch_idx: int):
-        se = masked_squared_error(self(batch), batch.y, batch.mask)
-        self._val_sum += float(se.sum())
-        self._val_count += int(batch.mask.sum())
+        self._val.update(self(batch), batch.y, batch.mask)
 
     def on_validation_epoch_end(self):
+        totals = self._val
         if self.trainer.world_size > 1:  # every rank saw part of the validation set: sum them all
-            totals = torch.tensor([self._val_sum, float(self._val_count)], dtype=torch.float64)
-            totals = self.trainer.strategy.reduce(totals.to(self.device), reduce_op="sum")
-            self._val_sum, self._val_count = float(totals[0]), int(totals[1])
-        val = self._val_sum / max(self._val_count, 1)
+            if totals.se_sum is None:
+                totals.update(torch.zeros(0, self.model.n_tasks), torch.zeros(0, self.model.n_tasks))
+            both = torch.stack([totals.se_sum, totals.counts]).to(self.device)
+            both = self.trainer.strategy.reduce(both, reduce_op="sum").cpu()
+            totals.se_sum, totals.counts = both[0], both[1]
+        val = totals.value(self.model.reduction)
         if not self.trainer.sanity_checking:
             self.val_history.append(val)
         self.log("val_loss", val, prog_bar=True)

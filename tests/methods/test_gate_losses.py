@@ -15,18 +15,17 @@ from molgate.methods.gate_losses import (
     consistency_loss,
     distance_loss,
     mapping_loss,
-    pairwise_consistency_loss,
-    pairwise_distance_loss,
-    pairwise_mapping_loss,
-    regression_loss,
     total_loss,
 )
+from molgate.methods.regression import regression_loss
+from reference_losses import pairwise_consistency_loss, pairwise_distance_loss, pairwise_mapping_loss
 from molgate.nn.batched_dmpnn import BatchedBondMessagePassing
 from molgate.nn.gate_modules import BatchedMLP
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "OCC(N)C(=O)O", "ClC(Cl)Cl",
           "C1CC1C#N", "CCCCCCCC", "O=C(O)c1ccccc1", "CC(C)O"]
 REDUCTIONS = ["target_mean", "sum", "pair_mean"]
+FORMS = ["scale_free", "raw"]
 
 
 def _asymmetric_weights(K, seed=7):
@@ -59,28 +58,90 @@ def _predict_one(inverse, head):
 # ---- fast forms == double loop ------------------------------------------------------------------
 
 
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_consistency_fast_forms_equal_double_loop(reduction):
-    u = torch.randn(5, 16, 4, generator=torch.Generator().manual_seed(0))
-    reference = pairwise_consistency_loss(u, reduction=reduction)
-    torch.testing.assert_close(consistency_loss(u, reduction=reduction), reference)  # variance identity
-    torch.testing.assert_close(consistency_loss(u, torch.ones(5, 5), reduction), reference)  # Gram
+def test_consistency_fast_forms_equal_double_loop(reduction, form):
+    u = torch.randn(5, 16, 4, generator=torch.Generator().manual_seed(0)) * torch.arange(1.0, 6).view(5, 1, 1)
+    reference = pairwise_consistency_loss(u, reduction=reduction, form=form)
+    torch.testing.assert_close(consistency_loss(u, None, reduction, form), reference)  # variance identity
+    torch.testing.assert_close(consistency_loss(u, torch.ones(5, 5), reduction, form), reference)  # Gram
     w = _asymmetric_weights(5)
-    torch.testing.assert_close(consistency_loss(u, w, reduction),
-                               pairwise_consistency_loss(u, w, reduction))
+    torch.testing.assert_close(consistency_loss(u, w, reduction, form),
+                               pairwise_consistency_loss(u, w, reduction, form))
 
 
+@pytest.mark.parametrize("batch_pairs", [False, True])
+@pytest.mark.parametrize("form", FORMS)
 @pytest.mark.parametrize("reduction", REDUCTIONS)
-def test_distance_fast_forms_equal_double_loop(reduction):
+def test_distance_fast_forms_equal_double_loop(reduction, form, batch_pairs):
     g = torch.Generator().manual_seed(1)
     u = torch.randn(5, 16, 4, generator=g)
-    u_pert = u.unsqueeze(1) + 0.1 * torch.randn(5, 3, 16, 4, generator=g)
-    reference = pairwise_distance_loss(u, u_pert, reduction=reduction)
-    torch.testing.assert_close(distance_loss(u, u_pert, reduction=reduction), reference)
-    torch.testing.assert_close(distance_loss(u, u_pert, torch.ones(5, 5), reduction), reference)
+    u_pert = None if batch_pairs else u.unsqueeze(1) + 0.1 * torch.randn(5, 3, 16, 4, generator=g)
+    reference = pairwise_distance_loss(u, u_pert, reduction=reduction, form=form)
+    torch.testing.assert_close(distance_loss(u, u_pert, None, reduction, form), reference)
+    torch.testing.assert_close(distance_loss(u, u_pert, torch.ones(5, 5), reduction, form), reference)
     w = _asymmetric_weights(5)
-    torch.testing.assert_close(distance_loss(u, u_pert, w, reduction),
-                               pairwise_distance_loss(u, u_pert, w, reduction))
+    torch.testing.assert_close(distance_loss(u, u_pert, w, reduction, form),
+                               pairwise_distance_loss(u, u_pert, w, reduction, form))
+
+
+def _grads(loss_fn, *tensors):
+    leaves = [t.detach().clone().requires_grad_(True) for t in tensors]
+    loss_fn(*leaves).backward()
+    return [leaf.grad for leaf in leaves]
+
+
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("form", FORMS)
+def test_detached_sources_match_the_double_loop_in_value_and_gradient(form, weighted):
+    g = torch.Generator().manual_seed(2)
+    u = torch.randn(4, 10, 3, generator=g)
+    u_pert = u.unsqueeze(1) + 0.2 * torch.randn(4, 2, 10, 3, generator=g)
+    w = _asymmetric_weights(4) if weighted else None
+    pairs = [
+        (lambda x: consistency_loss(x, w, form=form, detach_sources=True),
+         lambda x: pairwise_consistency_loss(x, w, form=form, detach_sources=True)),
+        (lambda x: distance_loss(x, None, w, form=form, detach_sources=True),
+         lambda x: pairwise_distance_loss(x, None, w, form=form, detach_sources=True)),
+    ]
+    for fast, loop in pairs:
+        torch.testing.assert_close(fast(u), loop(u))
+        torch.testing.assert_close(_grads(fast, u)[0], _grads(loop, u)[0])
+    fast_dis = lambda x, p: distance_loss(x, p, w, form=form, detach_sources=True)  # noqa: E731
+    loop_dis = lambda x, p: pairwise_distance_loss(x, p, w, form=form, detach_sources=True)  # noqa: E731
+    for a, b in zip(_grads(fast_dis, u, u_pert), _grads(loop_dis, u, u_pert)):
+        torch.testing.assert_close(a, b)
+    # without detaching, the sources are pulled too: the gradient differs
+    detached = _grads(lambda x: consistency_loss(x, w, form=form, detach_sources=True), u)[0]
+    assert not torch.allclose(_grads(lambda x: consistency_loss(x, w, form=form), u)[0], detached)
+
+
+@pytest.mark.parametrize("distance_from_batch", [False, True])
+def test_scale_free_terms_do_not_change_when_every_latent_is_rescaled(distance_from_batch):
+    g = torch.Generator().manual_seed(3)
+    z, z_rec = torch.randn(3, 12, 5, generator=g), torch.randn(3, 12, 5, generator=g)
+    u = torch.randn(3, 12, 4, generator=g)
+    u_pert = None if distance_from_batch else u.unsqueeze(1) + 0.05 * torch.randn(3, 2, 12, 4, generator=g)
+    w = _asymmetric_weights(3)
+
+    def terms(c, form):
+        scaled_pert = None if u_pert is None else c * u_pert
+        return torch.stack([autoencoding_loss(c * z, c * z_rec, form), consistency_loss(c * u, None, form=form),
+                            consistency_loss(c * u, w, form=form), distance_loss(c * u, scaled_pert, form=form),
+                            distance_loss(c * u, scaled_pert, w, form=form)])
+
+    for c in (1e-3, 0.5, 7.0, 300.0):
+        torch.testing.assert_close(terms(c, "scale_free"), terms(1.0, "scale_free"))
+    raw = terms(1.0, "raw")
+    torch.testing.assert_close(terms(10.0, "raw"), raw * 100)  # the raw form scales with c^2
+
+
+def test_scale_free_terms_have_no_gradient_along_the_common_scale():
+    g = torch.Generator().manual_seed(4)
+    u = torch.randn(3, 8, 4, generator=g, requires_grad=True)
+    loss = consistency_loss(u) + distance_loss(u, None)
+    (grad,) = torch.autograd.grad(loss, u)
+    assert abs(float((grad * u.detach()).sum())) < 1e-5  # Euler: degree-0 homogeneous
 
 
 @pytest.mark.parametrize("weighted", [False, True])
@@ -95,7 +156,7 @@ def test_mapping_loss_equals_double_loop_on_labelled_pairs(weighted):
 def test_pair_terms_vanish_for_a_single_task():
     u = torch.randn(1, 4, 3)
     assert consistency_loss(u) == 0 and consistency_loss(u, torch.ones(1, 1)) == 0
-    assert distance_loss(u, u.unsqueeze(1) + 1) == 0
+    assert distance_loss(u, u.unsqueeze(1) + 1) == 0 and distance_loss(u, None) == 0
 
 
 # ---- a tiny GATE on real molecules ---------------------------------------------------------------
@@ -223,6 +284,7 @@ def test_regression_loss_is_masked_per_task_mse_summed_over_tasks():
     loss.backward()
 
     assert torch.isclose(loss, torch.tensor(1.0 + (1.0 + 4.0) / 2))  # task 0: row 0 only
+    assert torch.isclose(regression_loss(pred, y, mask, "pooled"), torch.tensor((1.0 + 1.0 + 4.0) / 3))
     assert torch.isfinite(pred.grad).all() and torch.all(pred.grad[:, 2] == 0)
     y2 = y.clone()
     y2[1, 0] = 100.0  # masked
@@ -234,7 +296,10 @@ def test_autoencoding_loss_sums_per_task_mse():
     z = torch.zeros(2, 3, 4)
     z_rec = torch.zeros(2, 3, 4)
     z_rec[1] = 2.0
-    assert autoencoding_loss(z, z_rec) == 4.0
+    assert autoencoding_loss(z, z_rec, "raw") == 4.0
+    z = torch.arange(24.0).reshape(2, 3, 4)
+    spread = ((z - z.mean(dim=1, keepdim=True)) ** 2).mean(dim=(1, 2))
+    torch.testing.assert_close(autoencoding_loss(z, z + 1.0), (1.0 / spread).sum())
 
 
 def test_total_loss_weights_and_switches(bmg):

@@ -159,3 +159,78 @@ def test_loss_split_reassembles_the_training_loss(batch, ratios):
     base, pairs = model.loss_split(batch)
     assert pairs.shape == (3, 3) and torch.all(pairs.diagonal() == 0)
     torch.testing.assert_close(base + (model.transfer_ratios * pairs).sum(), loss)
+
+
+# ---- the pair setting, the regression reduction, the per-term diagnostics ------------------------
+
+
+@pytest.mark.parametrize("sharing", ["trunk", "separate"])
+def test_gate_pair_source_gets_no_gradient_from_the_pair_terms(batch, sharing):
+    """Target = task 0, source = task 1: cons, map and dis move only the target's modules."""
+    from molgate.methods.gate import GatePairModel
+
+    torch.manual_seed(0)
+    d_v, d_e = feature_dims()
+    model = GatePairModel(2, d_v, d_e, SMALL_ENC, GateConfig(sharing, latent_size=8, lf_size=6))
+    assert model.gate.weights.detach_sources
+    assert torch.equal(model.transfer_ratios, torch.tensor([[0.0, 0.0], [1.0, 0.0]]))
+    two_task = type(batch)(batch.bmg, batch.y[:, :2], batch.mask[:, :2], None)
+    terms, weights = model.loss_terms(two_task)
+    per_task = [model.encoder_mlp, model.transfer, model.inverse, model.head]
+    if sharing == "separate":
+        per_task.append(model.message_passing)
+    pair = sum(weights[n] * terms[n] for n in ("cons", "map", "dis"))
+    pair.backward()
+    stacked = [p for m in per_task for p in m.parameters() if p.dim() >= 2 and p.shape[0] == 2]
+    assert stacked
+    for p in stacked:
+        assert p.grad is None or torch.all(p.grad[1] == 0), "the source must get no pair gradient"
+    assert any(p.grad is not None and p.grad[0].abs().sum() > 0 for p in stacked)
+    # the source's own regression still trains it
+    model.zero_grad()
+    model.loss_terms(two_task)[0]["reg"].backward()
+    assert model.head.layers[0].weight.grad[1].abs().sum() > 0
+
+
+def test_regression_reduction_is_the_same_in_training_and_checkpoint_selection(batch):
+    from molgate.methods.regression import regression_loss
+    from molgate.train.module import RegressionModule, TrainSettings
+
+    for reduction in ("pooled", "per-task"):
+        model = small_gate(use_auto=False, use_cons=False, use_map=False, use_dis=False)
+        module = RegressionModule(model, TrainSettings(reduction=reduction))
+        assert model.reduction == reduction
+        _, parts = model.training_loss(batch)
+        with torch.no_grad():
+            expected = regression_loss(model(batch.bmg), batch.y, batch.mask, reduction)
+        torch.testing.assert_close(parts["reg"], expected)
+        # the validation loss that early stopping and BestWeights watch: same reduction, whole set
+        module._val.update(model(batch.bmg), batch.y, batch.mask)
+        assert abs(module._val.value(reduction) - float(expected)) < 1e-6
+    pooled, per_task = (regression_loss(torch.zeros(8, 3), batch.y, batch.mask, r) for r in ("pooled", "per-task"))
+    assert not torch.isclose(pooled, per_task)
+
+
+def test_term_diagnostics_report_every_terms_gradient_share(batch):
+    from molgate.train.diagnostics import term_gradient_norms
+
+    model = small_gate("separate")
+    values = term_gradient_norms(model, batch)
+    for term in ("reg", "auto", "cons", "map", "dis"):
+        assert values[f"{term}_value"] > 0
+        for group in ("shared", "encoders", "transfer"):
+            assert values[f"{term}_grad_{group}"] >= 0
+    assert values["reg_share"] == pytest.approx(1.0)
+    assert values["reg_grad_transfer"] == 0.0  # the regression does not go through Transfer
+    assert values["cons_share"] > 0 and values["dis_share"] > 0
+
+
+def test_training_logs_term_diagnostics_and_evaluate_draws_them(trained_gate):
+    import pandas as pd
+
+    _, out = trained_gate
+    log = pd.read_csv(out / "logs" / "metrics.csv")
+    for column in ("diag_cons_share", "diag_dis_grad_shared", "diag_map_grad_transfer", "diag_reg_value"):
+        assert log[column].notna().any(), column
+    api.evaluate(out)
+    assert (out / "loss_terms.png").read_bytes()[:4] == b"\x89PNG"

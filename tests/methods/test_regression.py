@@ -1,6 +1,6 @@
 import torch
 
-from molgate.train.losses import masked_mse
+from molgate.methods.regression import masked_mse
 
 
 def test_missing_labels_contribute_no_loss_and_no_gradient():
