@@ -26,7 +26,7 @@ def builds(tmp_path_factory):
 
 def test_build_is_byte_identical(builds):
     a, b, ma, mb = builds
-    for name in ("suite.parquet", "suite_long.parquet", "manifest.json"):
+    for name in ("suite.parquet", "suite_long.parquet", "suite_review.csv", "manifest.json"):
         assert _sha(a / name) == _sha(b / name), name
     assert ma["sha256"]["suite.parquet"] == _sha(a / "suite.parquet")
 
@@ -37,7 +37,8 @@ def test_outputs_shape_and_manifest(builds):
     long = pd.read_parquet(a / "suite_long.parquet")
     assert list(wide.columns) == ["smiles"] + [t for t in TASKS if t in SMALL]
     assert wide["smiles"].is_unique and wide["smiles"].is_monotonic_increasing
-    assert list(long.columns) == ["smiles", "task", "value", "n_records", "spread", "sources"]
+    assert list(long.columns) == ["smiles", "task", "value", "n_records", "spread", "sources",
+                                  "tier", "corroborated", "flags"]
     assert (long["n_records"] >= 1).all() and (long["spread"] >= 0).all()
     for task in SMALL:
         meta = manifest["tasks"][task]

@@ -2,6 +2,7 @@
 keeping the record count and the spread (max - min) so noisy labels can be flagged."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 LONG_COLUMNS = ["smiles", "task", "value", "n_records", "spread", "sources"]
@@ -14,13 +15,22 @@ def aggregate(rec: pd.DataFrame) -> pd.DataFrame:
     grouped = rec.groupby(["smiles", "task"], sort=True)["value"]
     out = grouped.agg(value="median", n_records="size", lo="min", hi="max")
     out["spread"] = out.pop("hi") - out.pop("lo")
-    sources = (rec[["smiles", "task", "source"]].drop_duplicates()
-               .sort_values(["smiles", "task", "source"])
-               .groupby(["smiles", "task"], sort=True)["source"].agg(";".join))
-    out["sources"] = sources
+    out["sources"] = _joined_sources(rec)
     out = out.reset_index()
     out["n_records"] = out["n_records"].astype("int64")
     return out[LONG_COLUMNS]
+
+
+def _joined_sources(rec: pd.DataFrame) -> pd.Series:
+    """';'-joined sorted distinct sources per (smiles, task); np.add.reduceat concatenates the
+    strings of each group in one pass (a Python join per group costs seconds on the suite)."""
+    src = (rec[["smiles", "task", "source"]].drop_duplicates()
+           .sort_values(["smiles", "task", "source"]).reset_index(drop=True))
+    new = ((src["smiles"] != src["smiles"].shift()) | (src["task"] != src["task"].shift()))
+    starts = np.flatnonzero(new.to_numpy())
+    joined = np.add.reduceat((src["source"] + ";").to_numpy(object), starts)
+    index = pd.MultiIndex.from_frame(src.loc[starts, ["smiles", "task"]])
+    return pd.Series([s[:-1] for s in joined], index=index, dtype=src["source"].dtype)
 
 
 def to_wide(long: pd.DataFrame, tasks: list[str]) -> pd.DataFrame:

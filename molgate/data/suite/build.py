@@ -7,13 +7,14 @@ from typing import Iterable
 import pandas as pd
 from tqdm.auto import tqdm
 
-from . import (combustion, conductivity, critical, freesolv, interface, misc, parachor,
+from . import (combustion, conductivity, critical, curate, freesolv, interface, misc, parachor,
                phase_change, safety, thermo, vapor_pressure, viscosity, volume)
 from .aggregate import aggregate, to_wide
 from .clean import LIQUID_298_TASKS, apply_windows, melting_guard, prefer_crc_webbook_tb
 from .identifiers import REASONS, check_smiles, smiles_of_cas
-from .output import write_json, write_parquet
+from .output import sha256, write_json, write_parquet
 from .records import MEASURED_KINDS, Context, concat
+from .rules import RULES
 from .tables import TABLES_READ
 from .tasks import TASKS, resolve_sources, resolve_tasks
 
@@ -26,13 +27,23 @@ assert set(PRODUCERS) == set(TASKS), set(TASKS) ^ set(PRODUCERS)
 
 def _with_dependencies(tasks: list[str]) -> list[str]:
     """Tasks whose records are needed: the melting point feeds the liquid guard, surface
-    tension and densities feed the derived parachor."""
+    tension and densities feed the derived parachor, and every task a consistency rule links
+    to a needed task is evidence. Taking the closure makes a value's flags the same in every
+    build that contains its task."""
     need = set(tasks)
-    if "parachor" in need:
-        need.update(parachor.INPUTS)
-    if need & set(LIQUID_298_TASKS):
-        need.add("melting_point")
-    return [t for t in TASKS if t in need]
+    while True:
+        extra = set()
+        if "parachor" in need:
+            extra.update(parachor.INPUTS)
+        if need & set(LIQUID_298_TASKS):
+            extra.add("melting_point")
+        for rule in RULES:
+            linked = set(rule.tasks + rule.optional)
+            if need & linked:
+                extra |= linked
+        if extra <= need:
+            return [t for t in TASKS if t in need]
+        need |= extra
 
 
 def _attach_smiles(rec: pd.DataFrame, stereo: str) -> tuple[pd.DataFrame, dict, dict]:
@@ -68,15 +79,26 @@ def _versions() -> dict:
 
 def build_suite(tasks: str | Iterable[str] = "reference10", out_dir: str | Path = "suite",
                 exclude_sources: Iterable[str] = (), measured_only: bool = False,
-                stereo: str = "keep", progress: bool = True) -> dict:
-    """Build the suite into `out_dir` (suite.parquet, suite_long.parquet, manifest.json).
+                stereo: str = "keep", progress: bool = True, drop_flagged: bool = True,
+                require_corroboration: str | Iterable[str] = ()) -> dict:
+    """Build the suite into `out_dir` (suite.parquet, suite_long.parquet, suite_review.csv,
+    manifest.json).
 
-    Returns the manifest. Building twice with the same options and package versions gives
-    byte-identical files.
+    Values breaking a consistency rule or far from their analogues are flagged (the `flags`
+    column of suite_long.parquet, listed in suite_review.csv) and, with `drop_flagged`, left
+    out of suite.parquet and suite_long.parquet. Tasks in `require_corroboration` keep only
+    values two independent sources agree on. Returns the manifest. Building twice with the
+    same options and package versions gives byte-identical files.
     """
     if stereo not in ("keep", "remove"):
         raise ValueError(f"stereo must be 'keep' or 'remove', not {stereo!r}")
     names = resolve_tasks(tasks)
+    req = ([require_corroboration] if isinstance(require_corroboration, str)
+           else list(require_corroboration))
+    corr = resolve_tasks([r for r in req if r]) if any(req) else []
+    if set(corr) - set(names):
+        raise ValueError("require_corroboration names tasks not in the build: "
+                         + ", ".join(t for t in corr if t not in names))
     excluded = resolve_sources(exclude_sources)
     needed = _with_dependencies(names)
     out_dir = Path(out_dir)
@@ -106,18 +128,23 @@ def build_suite(tasks: str | Iterable[str] = "reference10", out_dir: str | Path 
             "parachor", 0)
         rec = pd.concat([rec, derived], ignore_index=True)
         long = aggregate(rec)
-    long = long[long["task"].isin(names)].sort_values(["smiles", "task"]).reset_index(drop=True)
+    ann, flags, stats = curate.flag_values(rec, long, names)
+    long, gone_flag, gone_corr = curate.select(ann, drop_flagged, corr)
     wide = to_wide(long, names)
+    review = curate.review_table(ann, flags, stats, drop_flagged)
+    curate.write_review(review, out_dir / "suite_review.csv")
 
     files = {"suite.parquet": write_parquet(wide, out_dir / "suite.parquet"),
-             "suite_long.parquet": write_parquet(long, out_dir / "suite_long.parquet")}
+             "suite_long.parquet": write_parquet(long, out_dir / "suite_long.parquet"),
+             "suite_review.csv": sha256(out_dir / "suite_review.csv")}
     used = long.groupby("task")["sources"].agg(
         lambda s: sorted({x for v in s for x in v.split(";")}))
     counts = long["task"].value_counts()
     manifest = {
         "versions": _versions(),
         "options": {"tasks": names, "exclude_sources": excluded, "measured_only": measured_only,
-                    "stereo": stereo},
+                    "stereo": stereo, "drop_flagged": drop_flagged,
+                    "require_corroboration": corr},
         "n_molecules": int(len(wide)),
         "tasks": {t: {"count": int(counts.get(t, 0)), "unit": TASKS[t].unit,
                       "kind": TASKS[t].kind, "sources": list(used.get(t, [])),
@@ -129,6 +156,8 @@ def build_suite(tasks: str | Iterable[str] = "reference10", out_dir: str | Path 
                         **({"common_chemistry_tb": n_cc_tb} if t == "boiling_point" else {})}
                     for t in names},
         "rejected_identifiers": rejected,
+        "curation": curate.report(ann, flags, names, drop_flagged, corr, gone_flag, gone_corr,
+                                  long),
         "chemicals_tables": sorted(TABLES_READ),
         "sha256": files,
     }
