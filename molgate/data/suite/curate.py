@@ -128,3 +128,25 @@ def report(ann: pd.DataFrame, flags: pd.DataFrame, names: list[str], drop_flagge
             "rules": by_rule, "tasks": tasks,
             "flagged_values": int((ann["flags"] != "").sum()),
             "review_file": "suite_review.csv"}
+
+
+def summary_lines(manifest: dict) -> list[str]:
+    """What the build kept and dropped, per task and per rule, for the command line."""
+    cur = manifest["curation"]
+    lines = [f"{'task':32s} {'count':>7s}  {'before':>7s} {'flagged':>7s} {'dropped':>7s}  unit"]
+    for name, meta in manifest["tasks"].items():
+        t = cur["tasks"][name]
+        dropped = t["dropped_flagged"] + t["dropped_uncorroborated"]
+        lines.append(f"{name:32s} {meta['count']:7d}  {t['before']:7d} {t['flagged']:7d} "
+                     f"{dropped:7d}  {meta['unit']}")
+    hits = [f"{code} {r['flagged']}" for code, r in cur["rules"].items() if r["flagged"]]
+    lines.append("flagged per rule: " + (", ".join(hits) if hits else "none"))
+    uncorroborated = sum(t["dropped_uncorroborated"] for t in cur["tasks"].values())
+    if uncorroborated:
+        lines.append(f"dropped as uncorroborated ({', '.join(cur['require_corroboration'])}): "
+                     f"{uncorroborated}")
+    action = ("dropped (keep them with --keep-flagged)" if cur["drop_flagged"]
+              else "kept, with reason codes in suite_long.parquet's flags column")
+    lines.append(f"{cur['flagged_values']} flagged values {action}; each is listed with its "
+                 f"sources in suite_review.csv")
+    return lines
