@@ -36,3 +36,19 @@ def write_result(name: str, payload: dict) -> Path:
     path = RESULTS / f"{name}.json"
     path.write_text(json.dumps({"machine": machine(), **payload}, indent=2))
     return path
+
+
+def reference10_split(name: str, seed: int = 0, cap: int | None = 1500, kind: str = "scaffold"):
+    """The main job's setting: reference10, a balanced split capped at ``cap`` training labels per
+    task (validation and test whole). Returns ``(suite.parquet, split file, work folder)``."""
+    from molgate.data.splits import cap_train_per_task, make_split, save_split
+    from molgate.data.table import read_table
+
+    data = suite_dir("reference10") / "suite.parquet"
+    work = WORK / name
+    split_file = work / f"{kind}_seed{seed}_cap{cap}.json"
+    if not split_file.exists():
+        table, _ = read_table(data)
+        split = cap_train_per_task(table, make_split(table, kind, seed), cap, seed)
+        save_split(split, table, split_file)
+    return data, split_file, work

@@ -14,7 +14,10 @@ from pathlib import Path
 
 from molgate.methods import GateConfig
 
-MOLGATE_METHODS = ("stl", "mtl", "gate", "gate-separate")
+#: molgate's methods and the ablations that isolate one idea each: ``mtl-balanced`` is MTL trained
+#: and selected on the per-task reduction (GATE's), ``gate-noalign`` is GATE with every alignment
+#: term off (same encoders, heads and reduction), ``gate-trunk`` / ``gate-separate`` fix the sharing.
+MOLGATE_METHODS = ("stl", "mtl", "mtl-balanced", "gate", "gate-noalign", "gate-trunk", "gate-separate")
 CHEMPROP_METHODS = ("chemprop-stl", "chemprop-mtl")
 METHODS = MOLGATE_METHODS + CHEMPROP_METHODS
 ALIASES = {"chemprop": CHEMPROP_METHODS}

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from molgate.cli.options import count
+
 
 def suite_file(path: str) -> Path:
     """A suite directory or its ``suite.parquet``."""
@@ -67,6 +69,6 @@ def add_data_commands(sub) -> None:
     p.add_argument("--data", required=True, help="suite folder or suite.parquet")
     p.add_argument("--targets", nargs="+", default=None)
     p.add_argument("--split", nargs="+", choices=["random", "scaffold"], default=["random", "scaffold"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--seeds", nargs="+", type=count, default=[0, 1, 2, 3, 4])
     p.add_argument("--out", default=None, help="default: DIR/splits")
     p.set_defaults(func=cmd_data_split)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 import time
 
+from molgate.cli.options import count, positive_int
+
 
 def cmd_generate(a: argparse.Namespace) -> int:
     from molgate import api
@@ -21,9 +23,9 @@ def add_library_commands(sub) -> None:
     lsub = library.add_subparsers(dest="library_command", required=True)
 
     p = lsub.add_parser("generate", help="enumerate unique molecules from built-in building blocks")
-    p.add_argument("--size", type=int, required=True, help="number of unique molecules")
+    p.add_argument("--size", type=positive_int, required=True, help="number of unique molecules")
     p.add_argument("--out", required=True, help=".smi/.txt (one SMILES a line) or .csv, "
                                                 "optionally .gz, or .parquet (column 'smiles')")
-    p.add_argument("--seed", type=int, default=0, help="the same seed gives the same file")
+    p.add_argument("--seed", type=count, default=0, help="the same seed gives the same file")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_generate)

@@ -58,7 +58,21 @@ def run(out: Path, max_epochs: int, max_per_task: int | None, seed: int, methods
         "split": "scaffold", "seed": seed, "max_epochs": max_epochs, "max_per_task": max_per_task,
         "seconds": seconds, "metrics": results}, indent=2))
     print(f"\nfigure: {out / 'test_rmse.png'}; total {time.perf_counter() - t0:.0f} s")
+    line = gate_summary(results)
+    if line:
+        print(line)
     return pd.DataFrame({m: {t: v["rmse"] for t, v in res.items()} for m, res in results.items()})
+
+
+def gate_summary(results: dict[str, dict]) -> str | None:
+    """``GATE beats MTL on N/K tasks (test RMSE); mean per-task RMSE change: X%``."""
+    if "gate" not in results or "mtl" not in results:
+        return None
+    tasks = [t for t in results["gate"] if t in results["mtl"]]
+    change = [results["gate"][t]["rmse"] / results["mtl"][t]["rmse"] - 1.0 for t in tasks]
+    wins = sum(c < 0 for c in change)
+    return (f"summary: GATE beats MTL on {wins}/{len(tasks)} tasks (test RMSE); mean per-task RMSE "
+            f"change {100 * float(np.mean(change)):+.1f}%")
 
 
 def main(argv=None) -> int:

@@ -15,7 +15,9 @@ Encoder sharing (spec section 4, **[ours]**):
 
 * ``separate``: each task has its own D-MPNN (``BatchedBondMessagePassing``) over a *shared* input
   projection ``h0 = W_i(x_src || e)``, followed by a per-task MLP. The shared embedding, where the
-  perturbations are applied, is ``h0``.
+  perturbations are applied, is ``h0``. ``task_hidden_size`` narrows every task's D-MPNN: the
+  cost of a message-passing step grows with its width squared, so K narrow encoders can cost
+  about what one wide shared one does.
 * ``trunk``: one shared D-MPNN gives the molecule vector ``h``; each task has its own MLP encoder on
   top. The shared embedding is ``h``, so perturbing it costs K small MLPs, not K message passings.
 
@@ -55,6 +57,7 @@ class GateConfig:
     perturb_scale: float = 0.05  # sigma
     perturb_count: int = 4  # M
     weights: GateLossWeights = field(default_factory=GateLossWeights)
+    task_hidden_size: int | None = None  # separate: each task's D-MPNN width (None: hidden_size)
 
     def __post_init__(self):
         if self.sharing not in SHARING:
@@ -79,6 +82,7 @@ class GATEModel(PropertyModel):
         self.gate = gate = gate or GateConfig()
         d_h = config.hidden_size
         if gate.sharing == "separate":
+            d_h = gate.task_hidden_size or d_h
             if config.aggregation != "mean":
                 raise ValueError("separate GATE encoders use mean aggregation")
             self.message_passing = BatchedBondMessagePassing(

@@ -14,3 +14,7 @@ def test_main_job_runs_end_to_end(tmp_path, capsys):
     assert set(results["metrics"]) == {"mtl", "gate"}
     assert len(results["metrics"]["gate"]) == 10
     assert (out / "test_rmse.png").exists() and (out / "gate" / "lf_frame.png").exists()
+    summary = [line for line in text.splitlines() if line.startswith("summary: GATE beats MTL on ")][-1]
+    wins = sum(results["metrics"]["gate"][t]["rmse"] < results["metrics"]["mtl"][t]["rmse"]
+               for t in results["metrics"]["gate"])
+    assert f"on {wins}/10 tasks" in summary

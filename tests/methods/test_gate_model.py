@@ -234,3 +234,20 @@ def test_training_logs_term_diagnostics_and_evaluate_draws_them(trained_gate):
         assert log[column].notna().any(), column
     api.evaluate(out)
     assert (out / "loss_terms.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_narrow_separate_encoders_with_batch_distances_train_every_module(batch):
+    torch.manual_seed(0)
+    d_v, d_e = feature_dims()
+    gate = GateConfig("separate", latent_size=8, lf_size=6, task_hidden_size=4,
+                      weights=GateLossWeights(distance_form="batch"))
+    model = GATEModel(3, d_v, d_e, SMALL_ENC, gate)
+    assert model.message_passing.W_h_weight.shape[-1] == 4
+    torch.manual_seed(1)
+    state = torch.random.get_rng_state()
+    loss, parts = model.training_loss(batch)
+    assert torch.equal(torch.random.get_rng_state(), state)  # no perturbation drawn
+    assert set(parts) == {"reg", "auto", "cons", "map", "dis", "total"} and parts["dis"] > 0
+    loss.backward()
+    for name, p in model.named_parameters():
+        assert p.grad is not None and p.grad.abs().sum() > 0, name

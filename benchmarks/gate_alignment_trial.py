@@ -1,0 +1,134 @@
+"""Which GATE does measurable work? Variants side by side at the main job's setting.
+
+reference10, balanced scaffold split (seed 0 by default), at most ``--cap`` training labels per
+task (validation and test whole), ``--epochs`` epochs. For every variant it records:
+
+* ``val_score``: the mean over tasks of (validation RMSE / training std)^2, the same number for
+  every method whatever its own loss; defaults are chosen on this alone;
+* test RMSE and Pearson per task (reported, never used to choose);
+* seconds per epoch, and the per-term gradient shares averaged over epochs (GATE).
+
+One result file per (variant, seed) under ``results/gate_alignment_trial/``: a rerun skips what
+exists, so the script resumes, and each file can be committed as it lands.
+
+    python gate_alignment_trial.py --variants mtl mtl-balanced trunk trunk-noalign --seeds 0
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+from common import RESULTS, machine, reference10_split
+
+from molgate import api
+from molgate.data.splits import load_split
+from molgate.data.table import read_table
+from molgate.evaluate.metrics import task_metrics
+from molgate.evaluate.training_plots import epoch_diagnostics
+from molgate.methods import GateConfig
+from molgate.methods.gate_losses import GateLossWeights
+
+OFF = dict(use_auto=False, use_cons=False, use_map=False, use_dis=False)
+TUNED = dict(alpha=0.5, beta=1.0, gamma=0.5, delta=0.1)
+#: name -> (method, reduction, GateConfig keyword arguments, GateLossWeights keyword arguments)
+VARIANTS: dict[str, tuple] = {
+    "mtl": ("mtl", "pooled", {}, {}),
+    "mtl-balanced": ("mtl", "per-task", {}, {}),
+    "stl": ("stl", "pooled", {}, {}),
+    "trunk-w1": ("gate", "per-task", dict(sharing="trunk"), {}),
+    "trunk": ("gate", "per-task", dict(sharing="trunk"), TUNED),
+    "trunk-noalign": ("gate", "per-task", dict(sharing="trunk"), OFF),
+    "trunk-raw": ("gate", "per-task", dict(sharing="trunk"), dict(form="raw")),
+    "separate-batch": ("gate", "per-task", dict(sharing="separate"), dict(distance_form="batch", **TUNED)),
+    "separate-batch-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100),
+                            dict(distance_form="batch", **TUNED)),
+    "separate-pert-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100), TUNED),
+    "separate-noalign-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100), OFF),
+    "separate-noalign": ("gate", "per-task", dict(sharing="separate"), OFF),
+    "separate-strong-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100),
+                             dict(distance_form="batch", alpha=1.0, beta=3.0, gamma=1.0, delta=0.3)),
+}
+
+
+def split_metrics(est, table, idx) -> dict:
+    pred = est.predict([table.smiles[i] for i in idx])
+    return task_metrics(table.y[idx], pred, table.tasks)
+
+
+def run_variant(name: str, seed: int, epochs: int, cap: int) -> dict:
+    method, reduction, gate_kw, weight_kw = VARIANTS[name]
+    data, split_file, work = reference10_split("gate_alignment_trial", seed, cap)
+    table, _ = read_table(data)
+    split = load_split(split_file, table)
+    gate = GateConfig(weights=GateLossWeights(**weight_kw), **gate_kw)
+    folder = work / f"{name}_seed{seed}_e{epochs}"
+    start = time.perf_counter()
+    r = api.train(data, method=method, split_file=split_file, out=folder, seed=seed, epochs=epochs,
+                  patience=epochs, progress=False, gate=gate, reduction=reduction, overwrite=True)
+    wall = time.perf_counter() - start
+    est = api.PropertyRegressor.load(r.model_dir)
+    val, test = split_metrics(est, table, split.val), split_metrics(est, table, split.test)
+    std = {t: float(np.nanstd(table.y[split.train, k])) for k, t in enumerate(table.tasks)}
+    val_score = float(np.mean([(val[t]["rmse"] / std[t]) ** 2 for t in table.tasks]))
+    fits = list(r.fit.values())
+    epochs_run = sum(f["epochs_run"] for f in fits)
+    result = {"variant": name, "seed": seed, "epochs": epochs, "cap": cap, "method": method,
+              "reduction": reduction, "gate": gate.to_dict() if method == "gate" else None,
+              "val_score": val_score, "val": val, "test": test, "train_seconds": r.seconds,
+              "wall_seconds": wall, "seconds_per_epoch": r.seconds / max(epochs_run, 1) * len(fits),
+              "best_epoch": [f["best_epoch"] for f in fits], "machine": machine()}
+    metrics_csv = folder / "logs" / "metrics.csv"
+    if method == "gate" and metrics_csv.exists():
+        diag = epoch_diagnostics(metrics_csv)
+        result["term_shares"] = {c[5:-6]: float(diag[c].mean()) for c in diag if c.endswith("_share")}
+        result["term_values"] = {c[5:-6]: float(diag[c].mean()) for c in diag if c.endswith("_value")}
+    return result
+
+
+def report(folder) -> str:
+    rows = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+    base = {(r["seed"], r["epochs"]): r for r in rows if r["variant"] == "mtl"}
+    lines = ["| variant | seed | epochs | val score | tasks better than MTL (test) | mean RMSE change vs MTL "
+             "| s/epoch | shares auto / cons / map / dis |", "|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r["epochs"], r["seed"], r["val_score"])):
+        m = base.get((r["seed"], r["epochs"]))
+        if m:
+            change = [r["test"][t]["rmse"] / m["test"][t]["rmse"] - 1 for t in r["test"]]
+            better, mean = f"{sum(c < 0 for c in change)}/{len(change)}", f"{100 * np.mean(change):+.1f}%"
+        else:
+            better = mean = "-"
+        shares = r.get("term_shares", {})
+        share_text = " / ".join(f"{shares[t]:.2f}" if t in shares else "-" for t in ("auto", "cons", "map", "dis"))
+        lines.append(f"| {r['variant']} | {r['seed']} | {r['epochs']} | {r['val_score']:.4f} | {better} | {mean} | "
+                     f"{r['seconds_per_epoch']:.0f} | {share_text} |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0])
+    p.add_argument("--epochs", type=int, default=8)
+    p.add_argument("--cap", type=int, default=1500)
+    a = p.parse_args()
+    folder = RESULTS / "gate_alignment_trial"
+    folder.mkdir(parents=True, exist_ok=True)
+    for seed in a.seeds:
+        for name in a.variants:
+            path = folder / f"{name}_seed{seed}_e{a.epochs}.json"
+            if path.exists():
+                continue
+            result = run_variant(name, seed, a.epochs, a.cap)
+            path.write_text(json.dumps(result, indent=1))
+            print(f"{name} seed {seed}: val score {result['val_score']:.4f}, "
+                  f"{result['seconds_per_epoch']:.0f} s/epoch", flush=True)
+    text = report(folder)
+    (RESULTS / "gate_alignment_trial.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

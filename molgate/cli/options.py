@@ -1,0 +1,69 @@
+"""Types for numeric options, checked when the command line is parsed.
+
+A bad number must fail at once with argparse's one-line usage error, not after the data is read
+(``--split-sizes 0.9 0.1 0.0`` used to end in a misleading empty-validation error), deep in
+training (``--hidden-size 0``: a traceback) or not at all (``--epochs 0`` saved an untrained
+model with exit status 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+
+def _number(kind, text: str):
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if kind is int else 'a number'}") from None
+    if kind is float and not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def int_at_least(low: int):
+    """An integer >= ``low``."""
+    def parse(text: str) -> int:
+        value = _number(int, text)
+        if value < low:
+            raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+        return value
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+def float_in(low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False):
+    """A finite float in the interval from ``low`` to ``high`` (each end closed unless ``*_open``)."""
+    def parse(text: str) -> float:
+        value = _number(float, text)
+        if value < low or (low_open and value == low) or value > high or (high_open and value == high):
+            left, right = "(" if low_open else "[", ")" if high_open else "]"
+            raise argparse.ArgumentTypeError(f"must be in {left}{low:g}, {high:g}{right}, got {value:g}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+positive_int = int_at_least(1)
+count = int_at_least(0)  # zero allowed (layers, warm-up epochs, patience, seeds)
+positive_float = float_in(0.0, low_open=True)
+non_negative_float = float_in(0.0)
+fraction = float_in(0.0, 1.0, low_open=True, high_open=True)
+probability = float_in(0.0, 1.0, high_open=True)  # dropout
+unit_interval = float_in(0.0, 1.0)  # similarity thresholds
+
+
+class SplitSizes(argparse.Action):
+    """Three fractions, each above 0, summing to 1: every part of the split must hold molecules."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if abs(sum(values) - 1.0) > 1e-6:
+            parser.error(f"{option_string}: the three fractions must sum to 1, got {sum(values):g}")
+        setattr(namespace, self.dest, list(values))
+
+
+def split_sizes_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--split-sizes", nargs=3, type=fraction, default=[0.8, 0.1, 0.1], action=SplitSizes,
+                   metavar=("TRAIN", "VAL", "TEST"), help="fractions of train, validation and test, each "
+                                                          "above 0, summing to 1")
