@@ -16,13 +16,16 @@ def suite_file(path: str) -> Path:
 
 def cmd_build(a: argparse.Namespace) -> int:
     from molgate.data.suite import build_suite
+    from molgate.data.suite.curate import summary_lines
 
     tasks = a.tasks[0] if len(a.tasks) == 1 and a.tasks[0] in ("reference10", "all") else a.tasks
     manifest = build_suite(tasks, a.out, exclude_sources=tuple(a.exclude_source),
-                           measured_only=a.measured_only, stereo=a.stereo, progress=not a.no_progress)
-    for name, meta in manifest["tasks"].items():
-        print(f"{name:32s} {meta['count']:7d}  {meta['unit']}")
-    print(f"suite written to {a.out}/suite.parquet, suite_long.parquet, manifest.json")
+                           measured_only=a.measured_only, stereo=a.stereo, progress=not a.no_progress,
+                           drop_flagged=a.drop_flagged,
+                           require_corroboration=tuple(a.require_corroboration))
+    print("\n".join(summary_lines(manifest)))
+    print(f"suite written to {a.out}/suite.parquet, suite_long.parquet, suite_review.csv, "
+          "manifest.json")
     return 0
 
 
@@ -57,6 +60,15 @@ def add_data_commands(sub) -> None:
     p.add_argument("--exclude-source", nargs="*", default=[], help="source names to leave out")
     p.add_argument("--measured-only", action="store_true", help="drop compiled and computed values")
     p.add_argument("--stereo", choices=["keep", "remove"], default="keep")
+    flagged = p.add_mutually_exclusive_group()
+    flagged.add_argument("--drop-flagged", dest="drop_flagged", action="store_true", default=True,
+                         help="leave out values that break a consistency rule or sit far from "
+                              "their analogues (default; all are listed in suite_review.csv)")
+    flagged.add_argument("--keep-flagged", dest="drop_flagged", action="store_false",
+                         help="keep flagged values, reason codes in suite_long.parquet's flags")
+    p.add_argument("--require-corroboration", nargs="+", default=[], metavar="TASK",
+                   help="tasks (or a preset) that keep only values two independent sources "
+                        "agree on")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_build)
 

@@ -48,3 +48,21 @@ def test_data_split_then_train_on_the_suite(suite, tmp_path):
 def test_unknown_task_is_a_clear_error(tmp_path, capsys):
     assert main(["data", "build", "--tasks", "boiling_pint", "--out", str(tmp_path)]) == 2
     assert "boiling_pint" in capsys.readouterr().err
+
+
+def test_data_build_drops_flagged_by_default_and_says_what(tmp_path, capsys):
+    drop, keep = tmp_path / "drop", tmp_path / "keep"
+    assert main(["data", "build", "--tasks", "RON", "MON", "--out", str(drop), "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "flagged per rule: octane_sensitivity" in out and "suite_review.csv" in out
+    assert main(["data", "build", "--tasks", "RON", "MON", "--out", str(keep), "--no-progress",
+                 "--keep-flagged", "--require-corroboration", "RON"]) == 0
+    m_drop = json.loads((drop / "manifest.json").read_text())
+    m_keep = json.loads((keep / "manifest.json").read_text())
+    flagged = m_drop["curation"]["tasks"]["MON"]["flagged"]
+    assert m_keep["tasks"]["MON"]["count"] - m_drop["tasks"]["MON"]["count"] == flagged > 0
+    assert m_keep["options"]["require_corroboration"] == ["RON"]
+    assert m_keep["tasks"]["RON"]["count"] == m_keep["curation"]["tasks"]["RON"]["corroborated"]
+    assert main(["data", "build", "--tasks", "RON", "--out", str(tmp_path / "x"),
+                 "--require-corroboration", "logP"]) == 2
+    assert "logP" in capsys.readouterr().err
