@@ -27,7 +27,9 @@ from molgate.data.suite import build_suite, summarize_suite
 from molgate.data.splits import Split, load_split, make_split, save_split, split_counts
 from molgate.data.table import MoleculeTable, read_smiles, read_table, rejects_path, write_rejects
 from molgate.errors import InputError
-from molgate.evaluate.metrics import metrics_table, task_metrics
+from molgate.evaluate.metrics import evaluation_metrics, metrics_table
+from molgate.outputs import check_model_out, check_output_file, staged_model_dir
+from molgate.prediction_output import prediction_frame
 from molgate.evaluate.plots import latent_spaces_plot, lf_frame_plot, parity_plot, ratio_heatmap
 from molgate.featurize.batching import GraphDataset, make_loader
 from molgate.featurize.graphs import FeaturizerSettings, feature_dims, featurize
@@ -36,7 +38,7 @@ from molgate.methods.gate import set_transfer_ratios
 from molgate.methods.transfer_ratios import RatioSettings, TransferRatioLearner
 from molgate.screen import library as screen_library
 from molgate.train.ratio_callback import LearnedRatios
-from molgate.train.checkpoint import load_model, save_model
+from molgate.train.checkpoint import load_model, read_config, save_model, trained_on_largest_fragment
 from molgate.train.fit import FitResult, fit_model
 from molgate.train.module import TrainSettings
 
@@ -245,10 +247,12 @@ def prepare_split(table: MoleculeTable, split: str = "scaffold", seed: int = 0,
 
 
 def _split_and_record(table: MoleculeTable, rejects, data, out: Path, split: str, seed: int,
-                      split_file, split_sizes, writer: bool = True) -> tuple[Split, pd.DataFrame, Path | None]:
+                      split_file, split_sizes, writer: bool = True, rejects_to: Path | None = None
+                      ) -> tuple[Split, pd.DataFrame, Path | None]:
     """Split (or load the split), check every task has train and validation labels, and write
-    the rejects, ``split.json`` and ``split_counts.csv`` into ``out`` (when ``writer``)."""
-    rejects_file = write_rejects(rejects, out) if writer else None
+    the rejects (beside ``rejects_to``, the final folder), ``split.json`` and
+    ``split_counts.csv`` into ``out`` (when ``writer``)."""
+    rejects_file = write_rejects(rejects, rejects_to or out) if writer else None
     the_split = prepare_split(table, split, seed, split_file, split_sizes)
     _check_split(table, the_split, str(data))
     out.mkdir(parents=True, exist_ok=True)
@@ -266,7 +270,8 @@ def train(data: str | Path, targets: list[str] | None = None, smiles_column: str
           split_file: str | Path | None = None, split_sizes=(0.8, 0.1, 0.1),
           on_invalid: str = "error", long_format: bool | None = None,
           transfer_ratios: str = "uniform", ratios_file: str | Path | None = None,
-          grid_values=(0.0, 1.0, 3.0), **params) -> TrainResult:
+          grid_values=(0.0, 1.0, 3.0), overwrite: bool = True, largest_fragment: bool = False,
+          **params) -> TrainResult:
     """Read, validate, split, featurise, train, save: ``molgate train``.
 
     ``params`` are :class:`PropertyRegressor` parameters (epochs, batch_size, hidden_size, ...).
@@ -274,11 +279,19 @@ def train(data: str | Path, targets: list[str] | None = None, smiles_column: str
     split), ``fixed`` (``ratios_file``: JSON source -> target -> value) or ``grid`` (every
     combination of ``grid_values`` for the symmetric pairs of a few tasks, chosen by validation
     loss; each point trains a model under ``OUT/grid/``).
+
+    The model is trained into ``OUT.incomplete/`` and renamed to ``out`` when complete
+    (:mod:`molgate.outputs`). A non-empty ``out`` is replaced, as a whole, only with ``overwrite``:
+    the CLI asks for ``--overwrite``; the API replaces by default because scripts (the benchmark,
+    the main job) rerun into the same folders. ``largest_fragment`` keeps the largest fragment of
+    multi-fragment SMILES (and predict and screen do the same with the saved model).
     """
     out = Path(out)
-    if transfer_ratios == "grid":
+    if transfer_ratios == "grid":  # resumable: a folder holding an unfinished grid is continued
+        check_model_out(out, overwrite or (out / "grid").is_dir(), [p for p in (data, split_file) if p])
         return _grid_search(data, targets, smiles_column, method, split, seed, out, split_file,
-                            split_sizes, on_invalid, long_format, grid_values, params)
+                            split_sizes, on_invalid, long_format, grid_values,
+                            {**params, "largest_fragment": largest_fragment})
     if transfer_ratios == "fixed":
         if ratios_file is None:
             raise InputError("--transfer-ratios fixed needs --ratios-file")
@@ -289,27 +302,30 @@ def train(data: str | Path, targets: list[str] | None = None, smiles_column: str
     if transfer_ratios != "uniform" and method not in ("gate", "gate-pair"):
         raise InputError(f"--transfer-ratios {transfer_ratios} applies to GATE, not {method}")
     params["transfer_ratios"] = transfer_ratios
-    table, rejects = read_table(data, smiles_column, targets, long_format=long_format,
-                                on_invalid=on_invalid)
     from molgate.train.fit import is_global_zero
 
     writer = is_global_zero()  # with DDP every process runs this function; one writes
-    the_split, counts, rejects_file = _split_and_record(table, rejects, data, out, split, seed,
-                                                        split_file, split_sizes, writer)
-    est = PropertyRegressor(method=method, seed=seed, **params).fit(table, the_split, out)
-    if not writer:
-        return TrainResult(out, table.tasks, counts, None, 0.0, 0.0,
-                           {k: asdict(v) for k, v in est.fit_results_.items()})
-    units = units_from_manifest(data, table.tasks)
-    test = table.subset(the_split.test).to_frame(smiles_column)
-    test.to_csv(out / "test_set.csv", index=False)
-    seconds = sum(r.seconds for r in est.fit_results_.values())
-    seen = sum(r.train_molecules * r.epochs_run for r in est.fit_results_.values())
-    est.save(out, units, extra={
-        "data": {"file": str(Path(data).resolve()), "smiles_column": smiles_column,
-                 "split": the_split.kind, "seed": seed, "rejects": str(rejects_file or "")},
-        "throughput": {"seconds": seconds, "molecules_per_second": seen / max(seconds, 1e-9)},
-    })
+    inputs = [p for p in (data, split_file, ratios_file) if p is not None]
+    with staged_model_dir(out, overwrite, inputs, writer) as stage:
+        table, rejects = read_table(data, smiles_column, targets, long_format=long_format,
+                                    on_invalid=on_invalid, largest_fragment=largest_fragment)
+        the_split, counts, rejects_file = _split_and_record(table, rejects, data, stage, split, seed,
+                                                            split_file, split_sizes, writer, out)
+        est = PropertyRegressor(method=method, seed=seed, **params).fit(table, the_split, stage)
+        if not writer:
+            return TrainResult(out, table.tasks, counts, None, 0.0, 0.0,
+                               {k: asdict(v) for k, v in est.fit_results_.items()})
+        units = units_from_manifest(data, table.tasks)
+        test = table.subset(the_split.test).to_frame(smiles_column)
+        test.to_csv(stage / "test_set.csv", index=False)
+        seconds = sum(r.seconds for r in est.fit_results_.values())
+        seen = sum(r.train_molecules * r.epochs_run for r in est.fit_results_.values())
+        est.save(stage, units, extra={
+            "data": {"file": str(Path(data).resolve()), "smiles_column": smiles_column,
+                     "split": the_split.kind, "seed": seed, "rejects": str(rejects_file or ""),
+                     "largest_fragment": largest_fragment},
+            "throughput": {"seconds": seconds, "molecules_per_second": seen / max(seconds, 1e-9)},
+        })
     return TrainResult(out, table.tasks, counts, rejects_file, seconds, seen / max(seconds, 1e-9),
                        {k: asdict(v) for k, v in est.fit_results_.items()})
 
@@ -367,19 +383,28 @@ def _grid_search(data, targets, smiles_column, method, split, seed, out: Path, s
 
 def predict(model: str | Path, data: str | Path, out: str | Path | None = None,
             smiles_column: str | None = None, on_invalid: str = "error",
-            batch_size: int = 256) -> pd.DataFrame:
-    """``molgate predict``: the input's SMILES column plus one column per task, in units."""
-    est = PropertyRegressor.load(model)
-    config = json.loads((Path(model) / "config.json").read_text())
-    column = smiles_column or config.get("data", {}).get("smiles_column", "smiles")
-    frame, smiles, rejects = read_smiles(data, column, on_invalid)
+            batch_size: int = 256, id_columns: list[str] | None = None,
+            largest_fragment: bool | None = None) -> pd.DataFrame:
+    """``molgate predict``: every input row, in input order, with one column per task in units.
+
+    The input's columns are kept (or only the SMILES and ``id_columns``); under
+    ``on_invalid="skip"`` a rejected row keeps its place with empty predictions and a ``reason``
+    (:mod:`molgate.prediction_output`). ``largest_fragment=None`` does what training did.
+    """
     if out is not None:
-        write_rejects(rejects, out)
+        check_output_file(out, [data])
+    est = PropertyRegressor.load(model)
+    config = read_config(model)
+    column = smiles_column or config.get("data", {}).get("smiles_column", "smiles")
+    if largest_fragment is None:
+        largest_fragment = trained_on_largest_fragment(model)
+    frame, smiles, rejects = read_smiles(data, column, on_invalid, largest_fragment)
     keep = [i for i, s in enumerate(smiles) if s is not None]
     values = est.predict([smiles[i] for i in keep], batch_size) if keep else np.zeros((0, len(est.tasks_)))
-    result = pd.DataFrame(values, columns=est.tasks_)
-    result.insert(0, column, frame[column].iloc[keep].to_numpy())
+    result = prediction_frame(frame, column, values, keep, est.tasks_, id_columns,
+                              rejects if on_invalid == "skip" else None, str(data))
     if out is not None:
+        write_rejects(rejects, out)
         write_frame(result, out)
     return result
 
@@ -394,25 +419,37 @@ def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def evaluate(model: str | Path, plots: bool = True) -> dict[str, dict]:
-    """``molgate evaluate``: test-split metrics per task in units -> ``DIR/metrics.json``, plots."""
+def evaluate(model: str | Path, plots: bool = True) -> dict[str, dict | None]:
+    """``molgate evaluate``: test-split metrics per task in units -> ``DIR/metrics.json``, plots.
+
+    A task without labelled test molecules is skipped with a warning: ``null`` in the metrics,
+    no parity plot (see :func:`molgate.evaluate.metrics.evaluation_metrics`).
+    """
     model_dir = Path(model)
     est = PropertyRegressor.load(model_dir)
-    config = json.loads((model_dir / "config.json").read_text())
+    config = read_config(model_dir)
     column = config.get("data", {}).get("smiles_column", "smiles")
-    test = pd.read_csv(model_dir / "test_set.csv")
+    test_file = model_dir / "test_set.csv"
+    if not test_file.is_file():
+        raise InputError("test_set.csv is missing: this folder holds no test split to evaluate on",
+                         file=str(model_dir))
+    test = pd.read_csv(test_file)
+    for name in [column, *est.tasks_]:
+        if name not in test.columns:
+            raise InputError("missing column in the test set", file=str(test_file), column=name)
     y_true = test[est.tasks_].to_numpy(dtype=np.float64)
     graphs = est._graphs(test[column].tolist(), progress=False)  # once, for predictions and plots
     y_pred = predict_array(est.model_, graphs)
-    metrics = task_metrics(y_true, y_pred, est.tasks_)
-    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2))
+    metrics = evaluation_metrics(y_true, y_pred, est.tasks_, str(test_file))
+    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
     pd.DataFrame(y_pred, columns=est.tasks_).assign(**{column: test[column]}).to_csv(
         model_dir / "test_predictions.csv", index=False)
     if plots:
         units = dict(zip(est.tasks_, config.get("units", [])))
         for k, t in enumerate(est.tasks_):
-            parity_plot(y_true[:, k], y_pred[:, k], t, units.get(t, ""),
-                        model_dir / "parity" / f"{t}.png", metrics[t])
+            if metrics[t] is not None:
+                parity_plot(y_true[:, k], y_pred[:, k], t, units.get(t, ""),
+                            model_dir / "parity" / f"{t}.png", metrics[t])
         if config["method"] in ("gate", "gate-pair", "gate-extended"):
             z, u = gate_views(est.model_, graphs)
             lf_frame_plot(u, est.tasks_, model_dir / "lf_frame.png")
@@ -455,19 +492,19 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
              epochs: int = 50, batch_size: int = 64, patience: int = 10, warmup_epochs: int = 2,
              init_lr: float = 1e-4, max_lr: float = 1e-3, final_lr: float = 1e-4,
              accelerator: str = "cpu", progress: bool = True, cache: bool = True,
-             cache_dir: str | None = None) -> AddTaskResult:
+             cache_dir: str | None = None, overwrite: bool = True) -> AddTaskResult:
     """``molgate add-task``: a GATE model in ``model`` plus one new task, saved to ``out``.
 
     Everything in ``model`` is frozen (the folder itself is only read); the new task's own
     modules are trained on ``target`` of ``data`` with the GATE losses against the frozen tasks
     (:mod:`molgate.methods.task_addition`). The split is of the new data (or ``split_file``):
-    train fits, validation early-stops, test is kept for ``molgate evaluate``.
+    train fits, validation early-stops, test is kept for ``molgate evaluate``. ``out`` is written
+    atomically and replaced only with ``overwrite``, as in :func:`train`.
     """
     import time
 
     from molgate.methods.extended_gate import extend
     from molgate.methods.task_addition import TaskAdditionModel, cached_embeddings, new_task_part
-    from molgate.train.checkpoint import read_config
 
     model_dir, out = Path(model), Path(out)
     config = read_config(model_dir)
@@ -482,57 +519,61 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
                          f"{', '.join(config['tasks'])}); add-task only adds new tasks, so retrain "
                          "the model to change an existing one", file=str(data), column=target)
     frozen, config = load_model(model_dir)
-    table, rejects = read_table(data, smiles_column, [target], on_invalid=on_invalid)
-    the_split, counts, rejects_file = _split_and_record(table, rejects, data, out, split, seed,
-                                                        split_file, split_sizes)
+    final = out
+    inputs = [p for p in (data, split_file, model_dir) if p is not None]
+    with staged_model_dir(final, overwrite, inputs) as out:  # written here, renamed when complete
+        table, rejects = read_table(data, smiles_column, [target], on_invalid=on_invalid,
+                                    largest_fragment=trained_on_largest_fragment(model_dir))
+        the_split, counts, rejects_file = _split_and_record(table, rejects, data, out, split, seed,
+                                                            split_file, split_sizes, True, final)
 
-    featurizer = FeaturizerSettings(**config["featurizer"])
-    settings = TrainSettings(epochs, batch_size, patience, warmup_epochs, init_lr, max_lr, final_lr,
-                             seed, accelerator, 1, progress)
-    torch.manual_seed(seed)
-    used = np.union1d(the_split.train, the_split.val)
-    graphs = featurize([table.smiles[i] for i in used], featurizer, cache=cache, cache_dir=cache_dir,
-                       progress=progress)
-    start = time.perf_counter()
-    context = cached_embeddings(frozen, graphs) if cache_frozen else None
-    cache_seconds = time.perf_counter() - start
-    position = {int(i): j for j, i in enumerate(used)}
+        featurizer = FeaturizerSettings(**config["featurizer"])
+        settings = TrainSettings(epochs, batch_size, patience, warmup_epochs, init_lr, max_lr, final_lr,
+                                 seed, accelerator, 1, progress)
+        torch.manual_seed(seed)
+        used = np.union1d(the_split.train, the_split.val)
+        graphs = featurize([table.smiles[i] for i in used], featurizer, cache=cache, cache_dir=cache_dir,
+                           progress=progress)
+        start = time.perf_counter()
+        context = cached_embeddings(frozen, graphs) if cache_frozen else None
+        cache_seconds = time.perf_counter() - start
+        position = {int(i): j for j, i in enumerate(used)}
 
-    new = new_task_part(frozen, init_encoder=init_encoder)
-    trainer_view = TaskAdditionModel(frozen, new)
-    trainer_view.scaler.fit(table.y[the_split.train])
-    with torch.no_grad():
-        y_std = trainer_view.scaler.transform(torch.as_tensor(table.y, dtype=torch.float32)).numpy()
+        new = new_task_part(frozen, init_encoder=init_encoder)
+        trainer_view = TaskAdditionModel(frozen, new)
+        trainer_view.scaler.fit(table.y[the_split.train])
+        with torch.no_grad():
+            y_std = trainer_view.scaler.transform(torch.as_tensor(table.y, dtype=torch.float32)).numpy()
 
-    def dataset(idx, with_context: bool) -> GraphDataset:
-        rows = [position[int(i)] for i in idx]
-        ctx = context[rows] if (with_context and context is not None) else None
-        return GraphDataset([graphs[r] for r in rows], y_std[idx], ctx)
+        def dataset(idx, with_context: bool) -> GraphDataset:
+            rows = [position[int(i)] for i in idx]
+            ctx = context[rows] if (with_context and context is not None) else None
+            return GraphDataset([graphs[r] for r in rows], y_std[idx], ctx)
 
-    fit = fit_model(trainer_view, dataset(the_split.train, True), dataset(the_split.val, False), out,
-                    settings, name="logs")
-    extended = extend(frozen, new)
-    units = list(config.get("units", [""] * len(config["tasks"]))) + units_from_manifest(data, [target])
-    added_info = list(config.get("added_tasks", [])) + [{
-        "task": target, "data": str(Path(data).resolve()), "smiles_column": smiles_column,
-        "split": the_split.kind, "seed": seed, "init_encoder": init_encoder,
-        "cache_frozen": context is not None, "training": settings.to_dict(), "fit": asdict(fit),
-        "cache_seconds": cache_seconds, "from_model": str(model_dir.resolve())}]
-    keep = {k: config[k] for k in ("data", "training", "fit", "throughput", "transfer_ratios") if k in config}
-    save_model(extended, out, list(config["tasks"]) + [target], units, featurizer,
-               {**keep, "added_tasks": added_info})
-    from molgate.screen.domain import training_smiles
+        fit = fit_model(trainer_view, dataset(the_split.train, True), dataset(the_split.val, False), out,
+                        settings, name="logs")
+        extended = extend(frozen, new)
+        units = list(config.get("units", [""] * len(config["tasks"]))) + units_from_manifest(data, [target])
+        added_info = list(config.get("added_tasks", [])) + [{
+            "task": target, "data": str(Path(data).resolve()), "smiles_column": smiles_column,
+            "split": the_split.kind, "seed": seed, "init_encoder": init_encoder,
+            "cache_frozen": context is not None, "training": settings.to_dict(), "fit": asdict(fit),
+            "cache_seconds": cache_seconds, "from_model": str(model_dir.resolve())}]
+        keep = {k: config[k] for k in ("data", "training", "fit", "throughput", "transfer_ratios") if k in config}
+        save_model(extended, out, list(config["tasks"]) + [target], units, featurizer,
+                   {**keep, "added_tasks": added_info})
+        from molgate.screen.domain import training_smiles
 
-    earlier = training_smiles(model_dir)  # for the applicability domain of ``molgate screen``
-    (out / "training_smiles.txt").write_text("\n".join(earlier) + "\n")
-    # the test molecules of every task, old and new, for ``molgate evaluate``
-    column = config.get("data", {}).get("smiles_column", "smiles")
-    old_test = model_dir / "test_set.csv"
-    new_test = table.subset(the_split.test).to_frame(smiles_column).rename(columns={smiles_column: column})
-    frames = ([pd.read_csv(old_test)] if old_test.exists() else []) + [new_test]
-    merged = pd.concat(frames, ignore_index=True).groupby(column, sort=False, as_index=False).first()
-    merged.to_csv(out / "test_set.csv", index=False)
-    return AddTaskResult(out, target, counts, rejects_file, fit.seconds, cache_seconds, asdict(fit))
+        earlier = training_smiles(model_dir)  # for the applicability domain of ``molgate screen``
+        (out / "training_smiles.txt").write_text("\n".join(earlier) + "\n")
+        # the test molecules of every task, old and new, for ``molgate evaluate``
+        column = config.get("data", {}).get("smiles_column", "smiles")
+        old_test = model_dir / "test_set.csv"
+        new_test = table.subset(the_split.test).to_frame(smiles_column).rename(columns={smiles_column: column})
+        frames = ([pd.read_csv(old_test)] if old_test.exists() else []) + [new_test]
+        merged = pd.concat(frames, ignore_index=True).groupby(column, sort=False, as_index=False).first()
+        merged.to_csv(out / "test_set.csv", index=False)
+    return AddTaskResult(final, target, counts, rejects_file, fit.seconds, cache_seconds, asdict(fit))
 
 
 def benchmark(tasks="reference10", splits=("scaffold",), seeds=(0, 1, 2, 3, 4),
@@ -586,7 +627,7 @@ def screen(model: str | Path, library: list[str | Path], out: str | Path, where:
            ensemble: list[str | Path] | None = None, engine: str = "local", workers: int | None = None,
            smiles_column: str = "smiles", chunk_size: int = 10_000, batch_size: int = 1024,
            domain: bool = True, domain_threshold: float = 0.3, progress: bool = True,
-           precision: str = "fp32"):
+           precision: str = "fp32", largest_fragment: bool | None = None):
     """``molgate screen``: predict every task for a (huge) library, keep the hits, resumably.
 
     Writes ``out`` (Parquet: SMILES, library file index and row, every property in units, the
@@ -596,7 +637,8 @@ def screen(model: str | Path, library: list[str | Path], out: str | Path, where:
     from molgate.screen.run import screen as run_screen
 
     return run_screen(model, library, out, where, ensemble, workers, smiles_column, chunk_size,
-                      batch_size, domain, domain_threshold, progress, engine, precision=precision)
+                      batch_size, domain, domain_threshold, progress, engine, precision=precision,
+                      largest_fragment=largest_fragment)
 
 
 __all__ = ["PropertyRegressor", "screen", "generate_library", "add_task", "AddTaskResult", "benchmark", "TrainResult", "train", "predict", "evaluate", "make_splits",

@@ -7,35 +7,37 @@ import logging
 import sys
 
 from molgate import __version__
+from molgate.cli.options import (count, non_negative_float, positive_float, positive_int, probability,
+                                 split_sizes_option, unit_interval)
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model (Chemprop's defaults)")
-    g.add_argument("--hidden-size", type=int, default=300, help="D-MPNN hidden size")
-    g.add_argument("--depth", type=int, default=3, help="message-passing steps")
-    g.add_argument("--dropout", type=float, default=0.0)
+    g.add_argument("--hidden-size", type=positive_int, default=300, help="D-MPNN hidden size")
+    g.add_argument("--depth", type=positive_int, default=3, help="message-passing steps")
+    g.add_argument("--dropout", type=probability, default=0.0)
     g.add_argument("--aggregation", choices=["mean", "sum", "norm"], default="mean")
-    g.add_argument("--ffn-hidden-size", type=int, default=300, help="head hidden size")
-    g.add_argument("--ffn-layers", type=int, default=1, help="hidden layers per head")
+    g.add_argument("--ffn-hidden-size", type=positive_int, default=300, help="head hidden size")
+    g.add_argument("--ffn-layers", type=count, default=1, help="hidden layers per head")
     g.add_argument("--atom-featurizer", choices=["v1", "v2", "organic"], default="v2",
                    help="Chemprop's multi-hot atom featuriser mode")
     t = _add_training_options(p)
-    t.add_argument("--devices", type=int, default=1,
+    t.add_argument("--devices", type=positive_int, default=1,
                    help="processes/GPUs per node; above 1 trains with Lightning's DDP")
-    t.add_argument("--num-nodes", type=int, default=1,
+    t.add_argument("--num-nodes", type=positive_int, default=1,
                    help="nodes for DDP (start the same command on each with NODE_RANK, MASTER_ADDR)")
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
     """Optimiser, schedule, device and cache options shared by ``train`` and ``add-task``."""
     t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=int, default=50)
-    t.add_argument("--batch-size", type=int, default=64)
-    t.add_argument("--patience", type=int, default=10, help="early-stopping patience (epochs)")
-    t.add_argument("--warmup-epochs", type=int, default=2)
-    t.add_argument("--init-lr", type=float, default=1e-4)
-    t.add_argument("--max-lr", type=float, default=1e-3)
-    t.add_argument("--final-lr", type=float, default=1e-4)
+    t.add_argument("--epochs", type=positive_int, default=50)
+    t.add_argument("--batch-size", type=positive_int, default=64)
+    t.add_argument("--patience", type=count, default=10, help="early-stopping patience (epochs)")
+    t.add_argument("--warmup-epochs", type=count, default=2)
+    t.add_argument("--init-lr", type=positive_float, default=1e-4)
+    t.add_argument("--max-lr", type=positive_float, default=1e-3)
+    t.add_argument("--final-lr", type=positive_float, default=1e-4)
     t.add_argument("--accelerator", default="cpu", help="cpu, gpu or auto (Lightning's names)")
     t.add_argument("--no-cache", action="store_true", help="do not use the on-disk graph cache")
     t.add_argument("--cache-dir", default=None, help="graph cache (default ~/.cache/molgate)")
@@ -49,16 +51,16 @@ def _add_gate_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--source", default=None, help="gate-pair: the source task")
     g.add_argument("--sharing", choices=["trunk", "separate"], default="trunk",
                    help="trunk: shared D-MPNN + per-task MLP encoders; separate: a D-MPNN per task")
-    g.add_argument("--latent-size", type=int, default=300, help="d_z of each task's latent space")
-    g.add_argument("--lf-size", type=int, default=300, help="d_lf of the shared locally flat frame")
-    g.add_argument("--encoder-layers", type=int, default=1, help="hidden layers of the encoder MLPs")
-    g.add_argument("--transfer-layers", type=int, default=1, help="hidden layers of Transfer/Inverse")
-    g.add_argument("--alpha", type=float, default=1.0, help="weight of the auto-encoding loss")
-    g.add_argument("--beta", type=float, default=1.0, help="weight of the consistency loss")
-    g.add_argument("--gamma", type=float, default=1.0, help="weight of the mapping loss")
-    g.add_argument("--delta", type=float, default=1.0, help="weight of the distance loss")
-    g.add_argument("--perturb-scale", type=float, default=0.05, help="sigma of the perturbations")
-    g.add_argument("--perturb-count", type=int, default=4, help="perturbations per molecule (M)")
+    g.add_argument("--latent-size", type=positive_int, default=300, help="d_z of each task's latent space")
+    g.add_argument("--lf-size", type=positive_int, default=300, help="d_lf of the shared locally flat frame")
+    g.add_argument("--encoder-layers", type=count, default=1, help="hidden layers of the encoder MLPs")
+    g.add_argument("--transfer-layers", type=count, default=1, help="hidden layers of Transfer/Inverse")
+    g.add_argument("--alpha", type=non_negative_float, default=1.0, help="weight of the auto-encoding loss")
+    g.add_argument("--beta", type=non_negative_float, default=1.0, help="weight of the consistency loss")
+    g.add_argument("--gamma", type=non_negative_float, default=1.0, help="weight of the mapping loss")
+    g.add_argument("--delta", type=non_negative_float, default=1.0, help="weight of the distance loss")
+    g.add_argument("--perturb-scale", type=non_negative_float, default=0.05, help="sigma of the perturbations")
+    g.add_argument("--perturb-count", type=positive_int, default=4, help="perturbations per molecule (M)")
     g.add_argument("--pair-reduction", choices=["target_mean", "sum", "pair_mean"],
                    default="target_mean", help="how pair terms are normalised over task pairs")
     for loss in ("auto", "cons", "map", "dis"):
@@ -68,11 +70,21 @@ def _add_gate_options(p: argparse.ArgumentParser) -> None:
                    help="uniform: all 1; learned: bi-level on the validation split; grid: search the "
                         "symmetric ratios of 2-4 tasks; fixed: from --ratios-file")
     r.add_argument("--ratios-file", default=None, help="JSON {source: {target: value}} (fixed)")
-    r.add_argument("--grid-values", nargs="+", type=float, default=[0.0, 1.0, 3.0])
-    r.add_argument("--outer-lr", type=float, default=0.05, help="learning rate of the ratios")
-    r.add_argument("--ratio-interval", type=int, default=10, help="training steps per ratio update")
+    r.add_argument("--grid-values", nargs="+", type=non_negative_float, default=[0.0, 1.0, 3.0])
+    r.add_argument("--outer-lr", type=positive_float, default=0.05, help="learning rate of the ratios")
+    r.add_argument("--ratio-interval", type=positive_int, default=10, help="training steps per ratio update")
     r.add_argument("--ratio-parameterization", choices=["softplus", "sigmoid"], default="softplus")
     r.add_argument("--hypergradient", choices=["jvp", "finite-difference"], default="jvp")
+
+
+def _add_overwrite_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a non-empty --out folder (the whole folder, once the new model is complete)")
+
+
+def _add_fragment_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--largest-fragment", action="store_true", default=None,
+                   help="predict the largest fragment of multi-fragment SMILES (default: as in training)")
 
 
 def _gate_config(a: argparse.Namespace):
@@ -117,7 +129,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         raise MolgateError("--target/--source belong to --method gate-pair; use --targets otherwise")
     result = api.train(a.data, a.targets, a.smiles_column, a.method, a.split, a.seed, a.out,
                        split_file=a.split_file, split_sizes=tuple(a.split_sizes),
-                       on_invalid=a.on_invalid, long_format=True if a.long else None,
+                       on_invalid=a.on_invalid, long_format=_long_format(a), overwrite=a.overwrite,
+                       largest_fragment=a.largest_fragment,
                        **_model_params(a), **_ratio_options(a))
     from molgate.train.fit import is_global_zero
 
@@ -130,6 +143,10 @@ def cmd_train(a: argparse.Namespace) -> int:
     return 0
 
 
+def _long_format(a: argparse.Namespace) -> bool | None:
+    return True if a.long or a.format == "long" else False if a.format == "wide" else None
+
+
 def _print_metrics(metrics: dict, model_dir) -> None:
     from molgate.evaluate.metrics import metrics_table
 
@@ -140,8 +157,11 @@ def _print_metrics(metrics: dict, model_dir) -> None:
 def cmd_predict(a: argparse.Namespace) -> int:
     from molgate import api
 
-    frame = api.predict(a.model, a.data, a.out, a.smiles_column, a.on_invalid, a.batch_size)
-    print(f"{len(frame)} molecule(s) predicted -> {a.out}")
+    frame = api.predict(a.model, a.data, a.out, a.smiles_column, a.on_invalid, a.batch_size,
+                        a.id_column, a.largest_fragment)
+    invalid = int((frame["reason"] != "").sum()) if "reason" in frame else 0
+    print(f"{len(frame) - invalid} molecule(s) predicted" + (f", {invalid} invalid (empty, with a reason)"
+                                                             if invalid else "") + f" -> {a.out}")
     return 0
 
 
@@ -180,7 +200,7 @@ def cmd_add_task(a: argparse.Namespace) -> int:
                           a.split_file, tuple(a.split_sizes), a.on_invalid, a.init_encoder,
                           not a.no_cache_frozen, a.epochs, a.batch_size, a.patience, a.warmup_epochs,
                           a.init_lr, a.max_lr, a.final_lr, a.accelerator, not a.no_progress,
-                          not a.no_cache, a.cache_dir)
+                          not a.no_cache, a.cache_dir, a.overwrite)
     print(f"task '{a.target}' added: model saved to {result.model_dir} ({result.seconds:.1f} s "
           f"training, {result.cache_seconds:.1f} s caching the frozen model); {a.model} is unchanged")
     if a.evaluate:
@@ -193,7 +213,7 @@ def cmd_screen(a: argparse.Namespace) -> int:
 
     summary = api.screen(a.model, a.library, a.out, a.where, a.ensemble, a.engine, a.workers,
                          a.smiles_column, a.chunk_size, a.batch_size, not a.no_domain,
-                         a.domain_threshold, not a.no_progress, a.precision)
+                         a.domain_threshold, not a.no_progress, a.precision, a.largest_fragment)
     print(f"{summary.read} molecule(s) read, {summary.invalid} invalid, {summary.hits} hit(s) -> "
           f"{summary.out} ({summary.molecules_per_second:.0f} molecules/s"
           + (f"; {summary.resumed_chunks} chunk(s) done before" if summary.resumed_chunks else "") + ")")
@@ -213,15 +233,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="CSV/Parquet, wide (SMILES + task columns) or long")
     p.add_argument("--smiles-column", default="smiles")
     p.add_argument("--targets", nargs="+", default=None, help="task columns (default: all others)")
-    p.add_argument("--long", action="store_true", help="the data is long: smiles, task, value")
+    p.add_argument("--format", choices=["auto", "wide", "long"], default="auto",
+                   help="wide: a column per task; long: smiles, task, value columns; auto: long only when "
+                        "the task column holds names and --targets are not columns of their own")
+    p.add_argument("--long", action="store_true", help="the same as --format long")
     p.add_argument("--method", choices=["stl", "mtl", "gate", "gate-pair"], default="mtl")
     p.add_argument("--split", choices=["random", "scaffold"], default="scaffold")
     p.add_argument("--split-file", default=None, help="reuse a saved split (molgate split file)")
-    p.add_argument("--split-sizes", nargs=3, type=float, default=[0.8, 0.1, 0.1])
-    p.add_argument("--seed", type=int, default=0)
+    split_sizes_option(p)
+    p.add_argument("--seed", type=count, default=0)
     p.add_argument("--out", required=True, help="model directory")
+    _add_overwrite_option(p)
     p.add_argument("--on-invalid", choices=["error", "skip"], default="error",
                    help="skip: continue and write rejected rows to OUT.rejects.csv")
+    p.add_argument("--largest-fragment", action="store_true",
+                   help="keep only the largest fragment of multi-fragment SMILES (salts); predict and "
+                        "screen then do the same")
     p.add_argument("--evaluate", action="store_true", help="evaluate on the test split afterwards")
     _add_model_options(p)
     _add_gate_options(p)
@@ -232,11 +259,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="CSV/Parquet with a SMILES column and the new task")
     p.add_argument("--target", required=True, help="the new task's column (must not be in the model)")
     p.add_argument("--out", required=True, help="the extended model directory (old tasks + the new one)")
+    _add_overwrite_option(p)
     p.add_argument("--smiles-column", default="smiles")
     p.add_argument("--split", choices=["random", "scaffold"], default="scaffold")
     p.add_argument("--split-file", default=None, help="reuse a saved split (molgate split file)")
-    p.add_argument("--split-sizes", nargs=3, type=float, default=[0.8, 0.1, 0.1])
-    p.add_argument("--seed", type=int, default=0)
+    split_sizes_option(p)
+    p.add_argument("--seed", type=count, default=0)
     p.add_argument("--on-invalid", choices=["error", "skip"], default="error",
                    help="skip: continue and write rejected rows to OUT.rejects.csv")
     p.add_argument("--init-encoder", choices=["pretrained", "random"], default="pretrained",
@@ -256,15 +284,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help='criteria in units, e.g. "boiling_point > 450 and viscosity_298 < 10"')
     p.add_argument("--ensemble", nargs="+", default=None, help="more model directories: mean and std")
     p.add_argument("--engine", choices=["local", "ray"], default="local")
-    p.add_argument("--workers", type=int, default=None, help="featurising processes (default: CPU count)")
+    p.add_argument("--workers", type=count, default=None,
+                   help="worker processes (default: CPU count; 0: all in this process)")
     p.add_argument("--smiles-column", default="smiles", help="for CSV/Parquet libraries")
-    p.add_argument("--chunk-size", type=int, default=10_000, help="molecules per resumable chunk")
-    p.add_argument("--batch-size", type=int, default=1024)
+    p.add_argument("--chunk-size", type=positive_int, default=10_000, help="molecules per resumable chunk")
+    p.add_argument("--batch-size", type=positive_int, default=1024)
     p.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                    help="bf16: matrix products in bfloat16: faster on GPUs and on CPUs with AVX-512 BF16 or AMX, "
                         "slower elsewhere (a warning says so)")
     p.add_argument("--no-domain", action="store_true", help="skip the applicability-domain similarity")
-    p.add_argument("--domain-threshold", type=float, default=0.3,
+    _add_fragment_option(p)
+    p.add_argument("--domain-threshold", type=unit_interval, default=0.3,
                    help="in_domain = nearest-training-neighbour Tanimoto >= this")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_screen)
@@ -274,8 +304,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="CSV/Parquet with a SMILES column")
     p.add_argument("--out", required=True, help="output .csv or .parquet")
     p.add_argument("--smiles-column", default=None, help="default: the one used in training")
-    p.add_argument("--on-invalid", choices=["error", "skip"], default="error")
-    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--on-invalid", choices=["error", "skip"], default="error",
+                   help="skip: an invalid row keeps its place with empty predictions and a reason")
+    p.add_argument("--id-column", nargs="+", default=None,
+                   help="keep only these input columns (and the SMILES); default: every input column")
+    p.add_argument("--batch-size", type=positive_int, default=256)
+    _add_fragment_option(p)
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", help="metrics and parity plots on the model's test split")
@@ -288,8 +322,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--smiles-column", default="smiles")
     p.add_argument("--targets", nargs="+", default=None)
     p.add_argument("--split", nargs="+", choices=["random", "scaffold"], default=["random", "scaffold"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
-    p.add_argument("--split-sizes", nargs=3, type=float, default=[0.8, 0.1, 0.1])
+    p.add_argument("--seeds", nargs="+", type=count, default=[0, 1, 2, 3, 4])
+    split_sizes_option(p)
     p.add_argument("--on-invalid", choices=["error", "skip"], default="error")
     p.add_argument("--out", required=True, help="folder for the split files")
     p.set_defaults(func=cmd_split)
@@ -297,15 +331,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("benchmark", help="STL, MTL, GATE and Chemprop on the same splits: the papers' tables")
     p.add_argument("--tasks", nargs="+", default=["reference10"], help="a preset (reference10, all) or names")
     p.add_argument("--split", nargs="+", choices=["random", "scaffold"], default=["scaffold"])
-    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2, 3, 4])
+    p.add_argument("--seeds", nargs="+", type=count, default=[0, 1, 2, 3, 4])
     p.add_argument("--methods", nargs="+", default=["stl", "mtl", "gate", "chemprop"],
                    help="stl mtl gate gate-separate chemprop (= chemprop-stl chemprop-mtl)")
     p.add_argument("--out", required=True, help="folder for runs, report.md, results.json, figures")
     p.add_argument("--quick", action="store_true", help="2 small tasks, 1 seed, 3 epochs (CI-sized)")
     p.add_argument("--full", action="store_true", help="no training cap, 50 epochs (for a GPU)")
-    p.add_argument("--max-per-task", type=int, default=None,
+    p.add_argument("--max-per-task", type=positive_int, default=None,
                    help="training labels per task (default 1500; sampled per seed from train only)")
-    p.add_argument("--epochs", type=int, default=None, help="default 30 (quick: 3)")
+    p.add_argument("--epochs", type=positive_int, default=None, help="default 30 (quick: 3)")
     p.add_argument("--sweep", action="store_true", help="choose GATE's beta/delta/sigma on validation first")
     p.add_argument("--data", default=None, help="a suite.parquet to use instead of building one")
     p.add_argument("--no-progress", action="store_true")
@@ -334,6 +368,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file that cannot be read or written: its message names it
+        print(f"error: {exc.strerror or exc}" + (f": {exc.filename}" if exc.filename else ""),
+              file=sys.stderr)
         return 2
 
 

@@ -363,7 +363,7 @@ def read_smiles(path: str | Path, smiles_column: str = "smiles", on_invalid: str
 def rejects_path(out: str | Path) -> Path:
     """``OUT.rejects.csv`` beside the output (the suffix of a file output is replaced)."""
     out = Path(out)
-    stem = out.with_suffix("") if out.suffix in (".csv", ".parquet", ".tsv") else out
+    stem = out.with_suffix("") if out.suffix in (".csv", ".parquet", ".pq", ".tsv") else out
     return stem.parent / (stem.name + ".rejects.csv")
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 METRICS = ("rmse", "mae", "r2", "pearson")
+logger = logging.getLogger("molgate")
 
 
 def regression_metrics(y_true, y_pred) -> dict[str, float]:
@@ -30,10 +33,32 @@ def task_metrics(y_true: np.ndarray, y_pred: np.ndarray, tasks: list[str]) -> di
     return {t: regression_metrics(y_true[:, k], y_pred[:, k]) for k, t in enumerate(tasks)}
 
 
-def metrics_table(metrics: dict[str, dict], units: dict[str, str] | None = None) -> pd.DataFrame:
-    frame = pd.DataFrame(metrics).T[["n", *METRICS]]
+def metrics_table(metrics: dict[str, dict | None], units: dict[str, str] | None = None) -> pd.DataFrame:
+    """One row per task; a skipped task (``None``) shows n = 0 and empty metrics."""
+    empty = {"n": 0, **{m: np.nan for m in METRICS}}
+    rows = {t: {k: (np.nan if v is None else v) for k, v in (m or empty).items()} for t, m in metrics.items()}
+    frame = pd.DataFrame(rows, index=["n", *METRICS]).T.astype(float)
     frame["n"] = frame["n"].astype(int)
     if units:
         frame.insert(0, "unit", [units.get(t, "") for t in frame.index])
     frame.index.name = "task"
     return frame
+
+
+def evaluation_metrics(y_true: np.ndarray, y_pred: np.ndarray, tasks: list[str], source: str = "test set"
+                 ) -> dict[str, dict | None]:
+    """:func:`task_metrics` for ``molgate evaluate``, fit for ``metrics.json``.
+
+    A task with no labelled test molecule has no metrics: it is ``None`` (JSON ``null``) with a
+    warning, rather than a row of NaN, which many JSON readers refuse. An undefined value (Pearson
+    r of a constant) is ``None`` for the same reason.
+    """
+    out: dict[str, dict | None] = {}
+    for task, m in task_metrics(y_true, y_pred, tasks).items():
+        if m["n"] == 0:
+            logger.warning("%s: task '%s' has no labelled test molecule; it is skipped (metrics "
+                           "null, no parity plot)", source, task)
+            out[task] = None
+        else:
+            out[task] = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in m.items()}
+    return out

@@ -40,7 +40,8 @@ def parity_plot(y_true, y_pred, task: str, unit: str, path: str | Path, stats: d
     ax.set_ylabel(f"predicted{label}")
     title = task
     if stats:
-        title += f"\nRMSE {stats['rmse']:.3g}  r {stats['pearson']:.3f}  n {stats['n']}"
+        r = "n/a" if stats.get("pearson") is None else f"{stats['pearson']:.3f}"  # null: undefined r
+        title += f"\nRMSE {stats['rmse']:.3g}  r {r}  n {stats['n']}"
     ax.set_title(title, fontsize=9)
     return save_figure(fig, path)
 

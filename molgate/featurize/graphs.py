@@ -79,7 +79,12 @@ def _encode(g: MolGraph) -> bytes:
 
 
 def _decode(blob: bytes) -> MolGraph:
-    n_v, d_v, n_e, d_e = np.frombuffer(blob, dtype="<i8", count=4)
+    """The graph of :func:`_encode`; ValueError when the blob is not one (a damaged cache)."""
+    if not isinstance(blob, bytes) or len(blob) < 32:
+        raise ValueError("graph record too short")
+    n_v, d_v, n_e, d_e = (int(v) for v in np.frombuffer(blob, dtype="<i8", count=4))
+    if min(n_v, d_v, n_e, d_e) < 0 or len(blob) != 32 + 4 * (n_v * d_v + n_e * d_e) + 24 * n_e:
+        raise ValueError("graph record of the wrong length")
     off = 32
     V = np.frombuffer(blob, "<f4", n_v * d_v, off).reshape(n_v, d_v)
     off += 4 * n_v * d_v
@@ -98,19 +103,46 @@ class GraphCache:
         self.settings = settings
         self.path = Path(cache_dir or default_cache_dir()) / f"graphs-{settings.key()}.sqlite"
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._create()
+        except sqlite3.DatabaseError as exc:
+            self._rebuild(exc)
+
+    def _create(self) -> None:
         with self._connect() as db:
             db.execute("CREATE TABLE IF NOT EXISTS graphs (smiles TEXT PRIMARY KEY, graph BLOB)")
+
+    def _rebuild(self, reason: Exception) -> None:
+        """A cache is only a copy of what featurising gives: a damaged one is started afresh."""
+        logger.warning("the graph cache %s is damaged (%s); rebuilding it", self.path, reason)
+        for suffix in ("", "-journal", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        self._create()
 
     def _connect(self) -> sqlite3.Connection:
         return sqlite3.connect(self.path, timeout=60)
 
     def get_many(self, smiles: list[str]) -> dict[str, MolGraph]:
+        """The cached graphs among ``smiles``; a damaged record counts as missing (featurised
+        again and rewritten), a damaged file is rebuilt."""
         found: dict[str, MolGraph] = {}
-        with self._connect() as db:
-            for start in range(0, len(smiles), 900):
-                chunk = smiles[start:start + 900]
-                q = f"SELECT smiles, graph FROM graphs WHERE smiles IN ({','.join('?' * len(chunk))})"
-                found.update((s, _decode(b)) for s, b in db.execute(q, chunk))
+        bad = 0
+        try:
+            with self._connect() as db:
+                for start in range(0, len(smiles), 900):
+                    chunk = smiles[start:start + 900]
+                    q = f"SELECT smiles, graph FROM graphs WHERE smiles IN ({','.join('?' * len(chunk))})"
+                    for s, blob in db.execute(q, chunk):
+                        try:
+                            found[s] = _decode(blob)
+                        except ValueError:
+                            bad += 1
+        except sqlite3.DatabaseError as exc:
+            self._rebuild(exc)
+            return {}
+        if bad:
+            logger.warning("the graph cache %s had %d damaged record(s); they are featurised again",
+                           self.path, bad)
         return found
 
     def put_many(self, graphs: dict[str, MolGraph]) -> None:

@@ -37,7 +37,7 @@ class ChunkScreener:
         self.schema = _schema(self.models, self.settings)
         self.parts = Path(parts)
         self.file_index = {f: i for i, f in enumerate(files)}
-        init_worker(self.models.featurizer, reference)
+        init_worker(self.models.featurizer, reference, self.settings.largest_fragment)
 
     def __call__(self, chunk: LibraryChunk) -> int:
         from molgate.screen.run import write_chunk
@@ -67,7 +67,8 @@ def merge_prepared(chunk: LibraryChunk, pieces: list[PreparedChunk]) -> Prepared
     return PreparedChunk(chunk.index, chunk.file, [r for p in pieces for r in p.rows],
                          [s for p in pieces for s in p.smiles], [],
                          np.concatenate(sims) if sims else None,
-                         [r for p in pieces for r in p.rejects], sum(p.n_read for p in pieces))
+                         [r for p in pieces for r in p.rejects], sum(p.n_read for p in pieces),
+                         sum(p.multi_fragment for p in pieces))
 
 
 def _concat_predictions(preds: list[np.ndarray], models) -> np.ndarray:

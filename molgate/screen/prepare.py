@@ -13,6 +13,7 @@ import numpy as np
 from chemprop.data.molgraph import MolGraph
 from rdkit import Chem, RDLogger
 
+from molgate.data.smiles import is_multi_fragment, keep_largest_fragment, smiles_text_problem
 from molgate.featurize.graphs import FeaturizerSettings, mol_from_smiles
 from molgate.screen.domain import NearestNeighbourIndex, fingerprint_generator, fingerprints
 from molgate.screen.reader import LibraryChunk
@@ -30,15 +31,17 @@ class PreparedChunk:
     similarity: np.ndarray | None  # nearest training neighbour, per valid molecule
     rejects: list[dict] = field(default_factory=list)  # file, row, smiles, reason
     n_read: int = 0
+    multi_fragment: int = 0  # valid molecules of several fragments (salts, mixtures)
 
 
-def init_worker(featurizer: dict, reference_smiles: list[str] | None) -> None:
-    """Build the featuriser and the reference fingerprints once per process."""
+def init_worker(featurizer: dict, reference_smiles: list[str] | None, largest_fragment: bool = False) -> None:
+    """Build the featuriser and the reference fingerprints once per process; ``largest_fragment``
+    reduces a multi-fragment molecule to its largest fragment, as training did."""
     RDLogger.DisableLog("rdApp.*")  # invalid SMILES are reported as rejects, not as log noise
     settings = FeaturizerSettings(**featurizer)
     _STATE.update(settings=settings, featurizer=settings.build(),
                   reference=None if reference_smiles is None else NearestNeighbourIndex(fingerprints(reference_smiles)),
-                  generator=fingerprint_generator())
+                  generator=fingerprint_generator(), largest_fragment=largest_fragment)
 
 
 def _as_trained(mol: Chem.Mol, smiles: str, settings: FeaturizerSettings) -> Chem.Mol:
@@ -83,13 +86,21 @@ def _prepare(chunk: LibraryChunk) -> PreparedChunk:
     settings, featurizer = _STATE["settings"], _STATE["featurizer"]
     reference, gen = _STATE["reference"], _STATE["generator"]
     rows, smiles, graphs, sims, rejects = [], [], [], [], []
+    multi = 0
     for row, s in zip(chunk.rows, chunk.smiles):
         text = s.strip()
-        mol = Chem.MolFromSmiles(text) if text else None
+        problem = smiles_text_problem(text) if text else None  # RDKit would read a part of it
+        mol = Chem.MolFromSmiles(text) if text and problem is None else None
         if mol is None:
-            rejects.append({"file": chunk.file, "row": row, "smiles": s,
-                            "reason": "empty SMILES" if not text else "invalid SMILES (RDKit cannot parse it)"})
+            reason = ("empty SMILES" if not text else f"invalid SMILES ({problem})" if problem
+                      else "invalid SMILES (RDKit cannot parse it)")
+            rejects.append({"file": chunk.file, "row": row, "smiles": s, "reason": reason})
             continue
+        if is_multi_fragment(text, mol):
+            multi += 1
+            if _STATE["largest_fragment"]:
+                mol = keep_largest_fragment(mol)
+                text = Chem.MolToSmiles(mol)  # what the graph is of, for the stereo check below
         try:
             graphs.append(featurizer(_as_trained(mol, text, settings), plain=is_plain(text)))
         except Exception as exc:  # noqa: BLE001 - any featuriser failure becomes a reject
@@ -100,4 +111,5 @@ def _prepare(chunk: LibraryChunk) -> PreparedChunk:
         if reference is not None:
             sims.append(reference.nearest(gen.GetFingerprint(mol)))  # as the references: no added Hs
     return PreparedChunk(chunk.index, chunk.file, rows, smiles, graphs,
-                         np.asarray(sims) if reference is not None else None, rejects, len(chunk.rows))
+                         np.asarray(sims) if reference is not None else None, rejects, len(chunk.rows),
+                         multi)

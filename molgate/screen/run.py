@@ -32,13 +32,16 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from tqdm.auto import tqdm
 
+from molgate.data.table import rejects_path
 from molgate.errors import InputError
+from molgate.outputs import check_output_file
 from molgate.screen.chunk_screener import init_pool_worker, screen_chunk
 from molgate.screen.domain import DEFAULT_THRESHOLD, training_smiles
 from molgate.screen.models import ScreenModels, cpu_has_native_bf16, load_screen_models
 from molgate.screen.prepare import PreparedChunk, init_worker, prepare_chunk
 from molgate.screen.reader import check_library, count_rows, iter_chunks
 from molgate.screen.where import Criteria, parse_where
+from molgate.train.checkpoint import trained_on_largest_fragment
 
 logger = logging.getLogger("molgate")
 
@@ -56,6 +59,7 @@ class ScreenSettings:
     chunk_size: int = 10_000
     batch_size: int = 1024
     precision: str = "fp32"  # or "bf16" (see ScreenModels.predict)
+    largest_fragment: bool = False  # multi-fragment SMILES: keep the largest fragment
 
     def __post_init__(self):
         from molgate.screen.models import PRECISIONS
@@ -75,6 +79,7 @@ class ScreenSummary:
     molecules_per_second: float = 0.0
     chunks: int = 0
     resumed_chunks: int = 0
+    multi_fragment: int = 0
     rejects_file: str | None = None
     columns: list[str] = field(default_factory=list)
 
@@ -151,16 +156,16 @@ def _ordered_bounded(pool, func, items: Iterable, window: int) -> Iterator:
         yield pending.popleft().get()
 
 
-def prepared_chunks(chunks: Iterable, workers: int, featurizer: dict, reference: list[str] | None
-                    ) -> Iterator[PreparedChunk]:
+def prepared_chunks(chunks: Iterable, workers: int, featurizer: dict, reference: list[str] | None,
+                    largest_fragment: bool = False) -> Iterator[PreparedChunk]:
     """Chunks parsed and featurised by ``workers`` processes (0: in this process)."""
     if workers <= 0:
-        init_worker(featurizer, reference)
+        init_worker(featurizer, reference, largest_fragment)
         for chunk in chunks:
             yield prepare_chunk(chunk)
         return
     ctx = mp.get_context("spawn" if os.environ.get("MOLGATE_SPAWN") else "fork")
-    with ctx.Pool(workers, initializer=init_worker, initargs=(featurizer, reference)) as pool:
+    with ctx.Pool(workers, initializer=init_worker, initargs=(featurizer, reference, largest_fragment)) as pool:
         yield from _ordered_bounded(pool, prepare_chunk, chunks, window=2 * workers)
 
 
@@ -198,17 +203,25 @@ def screen(model: str | Path, library: list[str | Path], out: str | Path, where:
            ensemble: list[str | Path] | None = None, workers: int | None = None,
            smiles_column: str = "smiles", chunk_size: int = 10_000, batch_size: int = 1024,
            domain: bool = True, domain_threshold: float = DEFAULT_THRESHOLD, progress: bool = True,
-           engine: str = "local", device: str | None = None, precision: str = "fp32") -> ScreenSummary:
-    """Screen ``library`` with ``model`` (and ``ensemble``); write the hits to ``out`` (Parquet)."""
+           engine: str = "local", device: str | None = None, precision: str = "fp32",
+           largest_fragment: bool | None = None) -> ScreenSummary:
+    """Screen ``library`` with ``model`` (and ``ensemble``); write the hits to ``out`` (Parquet).
+
+    ``largest_fragment=None`` does what the model's training did with multi-fragment SMILES.
+    """
     out = Path(out)
     if out.suffix not in (".parquet", ".pq"):
         raise InputError("the screen output is Parquet: give --out FILE.parquet", file=str(out))
     files = [Path(f) for f in library]
     check_library(files, smiles_column)
-    settings = ScreenSettings(where, domain, domain_threshold, smiles_column, chunk_size, batch_size, precision)
+    check_output_file(out, files)
     if engine not in ("local", "ray"):
         raise ValueError(f"engine must be 'local' or 'ray', got {engine!r}")
     models = load_screen_models(model, ensemble, device)
+    if largest_fragment is None:
+        largest_fragment = any(trained_on_largest_fragment(d) for d in models.dirs)
+    settings = ScreenSettings(where, domain, domain_threshold, smiles_column, chunk_size, batch_size, precision,
+                              largest_fragment)
     if precision == "bf16" and models.device.type == "cpu" and not cpu_has_native_bf16():
         logger.warning("this CPU has no bfloat16 hardware (AVX-512 BF16 or AMX): --precision bf16 "
                        "is emulated here and slower than fp32")
@@ -276,7 +289,8 @@ def _screen_local(models: ScreenModels, files: list[Path], out: Path, settings: 
         counts = screened_in_workers(chunks, workers, models, settings, reference, parts, files)
     else:
         counts = (process_chunk(prepared, models, settings, criteria, schema, parts, file_index[prepared.file])
-                  for prepared in prepared_chunks(chunks, workers, models.featurizer, reference))
+                  for prepared in prepared_chunks(chunks, workers, models.featurizer, reference,
+                                                  settings.largest_fragment))
     for n in counts:
         read_now += n
         bar.update(n)
@@ -313,7 +327,8 @@ def write_chunk(prepared: PreparedChunk, preds: np.ndarray, models: ScreenModels
     os.replace(_tmp(rejects_file), rejects_file)
     count_file = parts / f"count-{prepared.index:08d}.json"
     _tmp(count_file).write_text(json.dumps(
-        {"read": prepared.n_read, "valid": len(prepared.smiles), "invalid": len(prepared.rejects)}))
+        {"read": prepared.n_read, "valid": len(prepared.smiles), "invalid": len(prepared.rejects),
+         "multi_fragment": prepared.multi_fragment}))
     os.replace(_tmp(count_file), count_file)
     _write_atomic_parquet(frame, schema, parts / f"part-{prepared.index:08d}.parquet")
     return prepared.n_read
@@ -329,6 +344,12 @@ def complete(parts: Path, out: Path, schema: pa.Schema, signature: str, resumed:
     shutil.rmtree(parts)
     logger.info("screened %d molecule(s): %d invalid, %d hit(s) -> %s", summary.read, summary.invalid,
                 summary.hits, out)
+    if summary.read == 0:
+        logger.warning("the library holds no molecules: %s has no rows", out)
+    if summary.multi_fragment:
+        logger.warning("%d molecule(s) have several fragments (salts or mixtures): predicted whole, or "
+                       "their largest fragment alone with --largest-fragment or a model trained so",
+                       summary.multi_fragment)
     return summary
 
 
@@ -350,10 +371,11 @@ def _finish(parts: Path, out: Path, schema: pa.Schema, resumed: int) -> ScreenSu
         summary.read += counts["read"]
         summary.valid += counts["valid"]
         summary.invalid += counts["invalid"]
+        summary.multi_fragment += counts.get("multi_fragment", 0)
     summary.chunks = len(part_files)
     rejects = [pd.read_csv(r, dtype=str, keep_default_na=False) for r in sorted(parts.glob("rejects-*.csv"))]
     rejects = [r for r in rejects if len(r)]
-    reject_path = out.with_name(out.stem + ".rejects.csv")
+    reject_path = rejects_path(out)
     if rejects:
         pd.concat(rejects, ignore_index=True).to_csv(reject_path, index=False)
         summary.rejects_file = str(reject_path)

@@ -35,7 +35,11 @@ class Criteria:
 
     def mask(self, frame: pd.DataFrame) -> np.ndarray:
         """True where a row meets the criteria (a NaN property never does)."""
-        value = _evaluate(self.tree.body, frame)
+        try:
+            with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf and NaN rows
+                value = _evaluate(self.tree.body, frame)
+        except (ArithmeticError, ValueError) as exc:  # 1/0 or 10**999 between numbers of the expression
+            raise WhereError(f"--where: cannot evaluate {self.expression!r}: {exc}") from None
         mask = np.full(len(frame), bool(value)) if np.ndim(value) == 0 else np.asarray(value, dtype=bool)
         if self.names:  # "not (x < 1)" must not select a molecule whose x is unknown
             mask &= frame[self.names].notna().to_numpy().all(axis=1)
@@ -65,7 +69,9 @@ def parse_where(expression: str, columns: list[str]) -> Criteria:
     if not isinstance(tree.body, (ast.Compare, ast.BoolOp)) and not (
             isinstance(tree.body, ast.UnaryOp) and isinstance(tree.body.op, ast.Not)):
         raise WhereError(f"--where: {expression!r} is not a condition (compare a property with a value)")
-    return Criteria(expression, tree, sorted(set(names)))
+    criteria = Criteria(expression, tree, sorted(set(names)))
+    criteria.mask(pd.DataFrame({c: [1.0] for c in columns}))  # errors now, not in a worker after the work
+    return criteria
 
 
 def _evaluate(node: ast.AST, frame: pd.DataFrame):

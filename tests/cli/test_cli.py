@@ -92,7 +92,8 @@ def test_predict_skip_writes_rejects(model_dir, tmp_path):
                  str(tmp_path / "p.csv")]) == 2
     assert main(["predict", "--model", str(out), "--data", str(data), "--out",
                  str(tmp_path / "p.csv"), "--on-invalid", "skip"]) == 0
-    assert len(pd.read_csv(tmp_path / "p.csv")) == 2
+    frame = pd.read_csv(tmp_path / "p.csv")  # every row kept; the invalid one empty, with its reason
+    assert len(frame) == 3 and frame["freesolv"].isna().tolist() == [False, True, False]
     rejects = pd.read_csv(tmp_path / "p.rejects.csv")
     assert rejects.loc[0, "row"] == 2 and rejects.loc[0, "reason"] == "invalid SMILES 'C1CC'"
 

@@ -19,7 +19,7 @@ TRAIN = ["train", "--data", "d.csv", "--out", "o"]
     [*TRAIN, "--split-sizes", "1.2", "-0.1", "-0.1"],
     ["add-task", "--model", "m", "--data", "d", "--target", "t", "--out", "o", "--epochs", "0"],
     ["add-task", "--model", "m", "--data", "d", "--target", "t", "--out", "o", "--split-sizes", "1", "0", "0"],
-    ["screen", "--model", "m", "--library", "l", "--out", "o.parquet", "--workers", "0"],
+    ["screen", "--model", "m", "--library", "l", "--out", "o.parquet", "--workers", "-1"],
     ["screen", "--model", "m", "--library", "l", "--out", "o.parquet", "--batch-size", "0"],
     ["screen", "--model", "m", "--library", "l", "--out", "o.parquet", "--chunk-size", "0"],
     ["screen", "--model", "m", "--library", "l", "--out", "o.parquet", "--domain-threshold", "1.5"],
@@ -43,8 +43,8 @@ def test_good_numbers_pass():
                                    "--ffn-layers", "0", "--dropout", "0.5", "--warmup-epochs", "0"])
     assert a.epochs == 1 and a.split_sizes == [0.6, 0.2, 0.2] and a.ffn_layers == 0
     s = build_parser().parse_args(["screen", "--model", "m", "--library", "l", "--out", "o.parquet",
-                                   "--workers", "1", "--domain-threshold", "0"])
-    assert s.workers == 1 and s.domain_threshold == 0.0
+                                   "--workers", "0", "--domain-threshold", "0"])
+    assert s.workers == 0 and s.domain_threshold == 0.0
 
 
 def test_split_sizes_message_says_why(capsys):
