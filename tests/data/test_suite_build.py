@@ -73,6 +73,9 @@ def test_exclude_source_and_measured_only(tmp_path):
     assert not long["smiles"].str.contains("@").any()
     with pytest.raises(ValueError, match="valid sources"):
         build_suite(["logP"], tmp_path, exclude_sources=["NoSuchSource"], progress=False)
+    with pytest.raises(ValueError, match="no values left for hydration_free_energy"):
+        build_suite(["hydration_free_energy"], tmp_path, exclude_sources=["FreeSolv"],
+                    progress=False)
 
 
 def test_summarize_suite(builds, tmp_path):

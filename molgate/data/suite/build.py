@@ -115,6 +115,9 @@ def build_suite(tasks: str | Iterable[str] = "reference10", out_dir: str | Path 
     rec = rec[~rec["source"].isin(excluded)]
     if measured_only:
         rec = rec[rec["kind"].isin(MEASURED_KINDS)]
+    if not rec["task"].isin(names).any():
+        raise ValueError(f"no values left for {', '.join(names)}: every source is excluded"
+                         + (" or not measured" if measured_only else ""))
 
     rec, rejected, dropped_rejected = _attach_smiles(rec.reset_index(drop=True), stereo)
     rec, out_of_window = apply_windows(rec)
