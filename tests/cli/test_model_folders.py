@@ -79,14 +79,26 @@ def test_an_interrupted_folder_is_refused(copy, tmp_path, capsys):
     one_line_error(capsys, code, "incomplete model folder")
 
 
-def test_add_task_refuses_a_nonempty_out(model, two_task_csv, tmp_path, capsys):
+def test_add_task_refuses_a_nonempty_out_and_replaces_it_atomically(two_task_csv, freesolv, tmp_path, capsys):
+    gate = tmp_path / "gate"
+    assert main(["train", "--data", str(two_task_csv), "--out", str(gate), "--method", "gate",
+                 "--latent-size", "8", "--lf-size", "8", *SMALL]) == 0
+    new = freesolv.iloc[60:120].assign(shifted=lambda f: f["freesolv"] + 1)[["smiles", "shifted"]]
+    data = tmp_path / "new.csv"
+    new.to_csv(data, index=False)
     out = tmp_path / "taken"
     out.mkdir()
     (out / "keep.txt").write_text("mine")
-    code = main(["add-task", "--model", str(model), "--data", str(two_task_csv), "--target", "x",
-                 "--out", str(out), "--no-progress"])
-    # an MTL model is refused first; either way nothing in OUT is touched
-    assert code == 2 and (out / "keep.txt").read_text() == "mine"
+    def add(target_dir, *extra):
+        return main(["add-task", "--model", str(gate), "--data", str(data), "--target", "shifted",
+                     "--out", str(target_dir), "--epochs", "1", "--no-progress", "--split", "random", *extra])
+
+    one_line_error(capsys, add(out), "is not empty; give --overwrite")
+    assert sorted(p.name for p in out.iterdir()) == ["keep.txt"]
+    one_line_error(capsys, add(tmp_path, "--overwrite"), "holds the input")  # would delete the model
+    assert gate.exists() and add(out, "--overwrite") == 0
+    assert not (out / "keep.txt").exists() and (out / "weights.pt").exists()
+    assert not staging_dir(out).exists() and not (out / INCOMPLETE).exists()
 
 
 @pytest.mark.parametrize("damage, expected", [
