@@ -116,6 +116,29 @@ def paired_tests(frame: pd.DataFrame, gate: str) -> list[dict]:
     return out
 
 
+def ablation_lines(frame: pd.DataFrame, gate: str) -> list[str]:
+    """GATE against the better MTL variant (lower mean RMSE ratio to ``mtl`` over all pairs) and
+    against GATE without alignment: the comparisons that isolate reweighting and alignment."""
+    tests = {row["baseline"]: row for row in paired_tests(frame, gate)}
+    lines = []
+    mtls = [m for m in ("mtl", "mtl-balanced") if m in tests]
+    if mtls:
+        pivot = frame.pivot_table(index=["task", "seed"], columns="method", values="rmse")
+        ratio = {m: float((pivot[m] / pivot[mtls[0]]).mean()) for m in mtls}
+        best = min(mtls, key=ratio.get)
+        row = tests[best]
+        lines.append(f"{gate} vs the better MTL variant ({best}): better on {row['gate_better']}/{row['pairs']} "
+                     f"(task, seed) pairs, Wilcoxon p = {row['p_value']:.3g} (goal >= 35/50, p < 0.01).")
+    for noalign in ("gate-noalign",):
+        if noalign in tests:
+            row = tests[noalign]
+            verdict = "" if row["gate_better"] * 50 >= 32 * row["pairs"] and row["p_value"] < 0.05 else \
+                " The alignment adds nothing measurable at these settings."
+            lines.append(f"{gate} vs GATE without alignment ({noalign}): better on {row['gate_better']}/"
+                         f"{row['pairs']} pairs, p = {row['p_value']:.3g} (goal >= 32/50, p < 0.05).{verdict}")
+    return lines
+
+
 def parity_grid(preds: pd.DataFrame, method: str, path: Path, units: dict[str, str]) -> Path:
     tasks = list(dict.fromkeys(preds["task"]))
     cols = min(len(tasks), 5)
@@ -204,6 +227,9 @@ def write_report(out: str | Path, results: list[dict], settings: dict, units: di
             for row in paired_tests(part, gate):
                 lines.append(f"| {row['baseline']} | {row['pairs']} | {row['gate_better']} | "
                              f"{row['median_relative_rmse_change_%']:+.1f}% | {row['p_value']:.3g} |")
+            extra = ablation_lines(part, gate)
+            if extra:
+                lines += [""] + extra
         preds = []
         for seed in seeds:
             for m in methods:

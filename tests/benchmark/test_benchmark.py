@@ -123,3 +123,27 @@ def test_sweep_chooses_gate_settings_on_validation_only(tmp_path, quick):
     assert variant_config(GateConfig(), {"delta": 10.0}).weights.delta == 10.0
     with pytest.raises(ValueError, match="exclude each other"):
         api.benchmark(quick=True, full=True, out=tmp_path / "x")
+
+
+def test_ablation_methods_and_their_report_lines():
+    from molgate.benchmark.report import ablation_lines
+    from molgate.benchmark.runners import molgate_method
+    from molgate.methods import GateConfig
+
+    gate = GateConfig()
+    assert molgate_method("mtl-balanced", gate)[::2] == ("mtl", "per-task")
+    method, noalign, reduction = molgate_method("gate-noalign", gate)
+    assert method == "gate" and reduction is None and noalign.weights.active() == {}
+    assert molgate_method("gate-separate", gate)[1].sharing == "separate"
+    assert molgate_method("gate", gate) == ("gate", gate, None)
+
+    results = []
+    for seed in range(5):
+        for task in "abcdefghij":
+            for method, rmse in (("mtl", 2.0), ("mtl-balanced", 1.5), ("gate-noalign", 1.2 - 0.01 * seed),
+                                 ("gate", 1.0 + 0.001 * seed)):
+                results.append({"split": "scaffold", "seed": seed, "method": method,
+                                "metrics": {task: {"n": 10, "rmse": rmse, "mae": rmse, "r2": 0.5, "pearson": 0.9}}})
+    lines = ablation_lines(results_frame(results), "gate")
+    assert "better MTL variant (mtl-balanced): better on 50/50" in lines[0]
+    assert "(gate-noalign): better on 50/50" in lines[1] and "adds nothing" not in lines[1]
