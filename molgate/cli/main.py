@@ -26,6 +26,10 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="processes/GPUs per node; above 1 trains with Lightning's DDP")
     t.add_argument("--num-nodes", type=positive_int, default=1,
                    help="nodes for DDP (start the same command on each with NODE_RANK, MASTER_ADDR)")
+    t.add_argument("--reduction", choices=["pooled", "per-task"], default=None,
+                   help="regression loss over tasks, for training, validation and checkpoint "
+                        "selection: pooled (every label weighs the same) or per-task (every task "
+                        "weighs the same); default: pooled for stl/mtl, per-task for GATE")
 
 
 def _add_training_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
@@ -53,6 +57,8 @@ def _add_gate_options(p: argparse.ArgumentParser) -> None:
                    help="trunk: shared D-MPNN + per-task MLP encoders; separate: a D-MPNN per task")
     g.add_argument("--latent-size", type=positive_int, default=300, help="d_z of each task's latent space")
     g.add_argument("--lf-size", type=positive_int, default=300, help="d_lf of the shared locally flat frame")
+    g.add_argument("--task-hidden-size", type=positive_int, default=None,
+                   help="separate: width of each task's D-MPNN (default --hidden-size)")
     g.add_argument("--encoder-layers", type=count, default=1, help="hidden layers of the encoder MLPs")
     g.add_argument("--transfer-layers", type=count, default=1, help="hidden layers of Transfer/Inverse")
     g.add_argument("--alpha", type=non_negative_float, default=1.0, help="weight of the auto-encoding loss")
@@ -63,6 +69,12 @@ def _add_gate_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--perturb-count", type=positive_int, default=4, help="perturbations per molecule (M)")
     g.add_argument("--pair-reduction", choices=["target_mean", "sum", "pair_mean"],
                    default="target_mean", help="how pair terms are normalised over task pairs")
+    g.add_argument("--alignment-form", choices=["scale_free", "raw"], default="scale_free",
+                   help="scale_free: auto/cons/dis divided by the spread of what they compare; "
+                        "raw: the plain MSEs of earlier versions")
+    g.add_argument("--distance-form", choices=["perturbation", "batch"], default="perturbation",
+                   help="distance loss over perturbed copies (M extra passes) or over the pairs of "
+                        "molecules in the batch (no extra pass)")
     for loss in ("auto", "cons", "map", "dis"):
         g.add_argument(f"--no-{loss}", action="store_true", help=f"ablation: switch off l_{loss}")
     r = p.add_argument_group("transfer ratios lambda[source, target] (GATE)")
@@ -92,9 +104,10 @@ def _gate_config(a: argparse.Namespace):
     from molgate.methods.gate_losses import GateLossWeights
 
     weights = GateLossWeights(a.alpha, a.beta, a.gamma, a.delta, not a.no_auto, not a.no_cons,
-                              not a.no_map, not a.no_dis, a.pair_reduction)
+                              not a.no_map, not a.no_dis, a.pair_reduction, a.alignment_form,
+                              a.distance_form)
     return GateConfig(a.sharing, a.latent_size, a.lf_size, a.encoder_layers, a.transfer_layers,
-                      a.perturb_scale, a.perturb_count, weights)
+                      a.perturb_scale, a.perturb_count, weights, a.task_hidden_size)
 
 
 def _model_params(a: argparse.Namespace) -> dict:
@@ -105,7 +118,7 @@ def _model_params(a: argparse.Namespace) -> dict:
                 max_lr=a.max_lr, final_lr=a.final_lr, atom_featurizer=a.atom_featurizer,
                 accelerator=a.accelerator, cache=not a.no_cache, cache_dir=a.cache_dir,
                 progress=not a.no_progress, gate=_gate_config(a), devices=a.devices,
-                num_nodes=a.num_nodes)
+                num_nodes=a.num_nodes, reduction=a.reduction)
 
 
 def _ratio_options(a: argparse.Namespace) -> dict:
