@@ -25,11 +25,11 @@ import torch
 
 from molgate.data.suite import build_suite, summarize_suite
 from molgate.data.splits import Split, load_split, make_split, save_split, split_counts
-from molgate.data.table import MoleculeTable, read_smiles, read_table, rejects_path, write_rejects
+from molgate.data.table import MoleculeTable, read_table, rejects_path, write_rejects
 from molgate.errors import InputError
-from molgate.evaluate.metrics import evaluation_metrics, metrics_table
-from molgate.outputs import check_model_out, check_output_file, staged_model_dir
-from molgate.prediction_output import prediction_frame
+from molgate.evaluate.metrics import evaluation_metrics, metrics_table, read_test_set
+from molgate.outputs import check_model_out, staged_model_dir
+from molgate.prediction_output import predict_file
 from molgate.evaluate.plots import latent_spaces_plot, lf_frame_plot, parity_plot, ratio_heatmap
 from molgate.featurize.batching import GraphDataset, make_loader
 from molgate.featurize.graphs import FeaturizerSettings, feature_dims, featurize
@@ -279,12 +279,8 @@ def train(data: str | Path, targets: list[str] | None = None, smiles_column: str
     split), ``fixed`` (``ratios_file``: JSON source -> target -> value) or ``grid`` (every
     combination of ``grid_values`` for the symmetric pairs of a few tasks, chosen by validation
     loss; each point trains a model under ``OUT/grid/``).
-
-    The model is trained into ``OUT.incomplete/`` and renamed to ``out`` when complete
-    (:mod:`molgate.outputs`). A non-empty ``out`` is replaced, as a whole, only with ``overwrite``:
-    the CLI asks for ``--overwrite``; the API replaces by default because scripts (the benchmark,
-    the main job) rerun into the same folders. ``largest_fragment`` keeps the largest fragment of
-    multi-fragment SMILES (and predict and screen do the same with the saved model).
+    Written atomically (:mod:`molgate.outputs`); ``overwrite`` is on by default here, unlike the
+    CLI's ``--overwrite``, because scripts (benchmark, main job) rerun into the same folders.
     """
     out = Path(out)
     if transfer_ratios == "grid":  # resumable: a folder holding an unfinished grid is continued
@@ -385,58 +381,20 @@ def predict(model: str | Path, data: str | Path, out: str | Path | None = None,
             smiles_column: str | None = None, on_invalid: str = "error",
             batch_size: int = 256, id_columns: list[str] | None = None,
             largest_fragment: bool | None = None) -> pd.DataFrame:
-    """``molgate predict``: every input row, in input order, with one column per task in units.
-
-    The input's columns are kept (or only the SMILES and ``id_columns``); under
-    ``on_invalid="skip"`` a rejected row keeps its place with empty predictions and a ``reason``
-    (:mod:`molgate.prediction_output`). ``largest_fragment=None`` does what training did.
-    """
-    if out is not None:
-        check_output_file(out, [data])
-    est = PropertyRegressor.load(model)
-    config = read_config(model)
-    column = smiles_column or config.get("data", {}).get("smiles_column", "smiles")
-    if largest_fragment is None:
-        largest_fragment = trained_on_largest_fragment(model)
-    frame, smiles, rejects = read_smiles(data, column, on_invalid, largest_fragment)
-    keep = [i for i, s in enumerate(smiles) if s is not None]
-    values = est.predict([smiles[i] for i in keep], batch_size) if keep else np.zeros((0, len(est.tasks_)))
-    result = prediction_frame(frame, column, values, keep, est.tasks_, id_columns,
-                              rejects if on_invalid == "skip" else None, str(data))
-    if out is not None:
-        write_rejects(rejects, out)
-        write_frame(result, out)
-    return result
-
-
-def write_frame(frame: pd.DataFrame, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix in (".parquet", ".pq"):
-        frame.to_parquet(path, index=False)
-    else:
-        frame.to_csv(path, index=False)
-    return path
+    """``molgate predict``: every input row, in input order, with one column per task in units
+    (see :func:`molgate.prediction_output.predict_file`)."""
+    return predict_file(PropertyRegressor.load, model, data, out, smiles_column, on_invalid, batch_size,
+                        id_columns, largest_fragment)
 
 
 def evaluate(model: str | Path, plots: bool = True) -> dict[str, dict | None]:
-    """``molgate evaluate``: test-split metrics per task in units -> ``DIR/metrics.json``, plots.
-
-    A task without labelled test molecules is skipped with a warning: ``null`` in the metrics,
-    no parity plot (see :func:`molgate.evaluate.metrics.evaluation_metrics`).
-    """
+    """``molgate evaluate``: test-split metrics per task in units -> ``DIR/metrics.json``, plots
+    (a task without test labels: ``null``, see :func:`~molgate.evaluate.metrics.evaluation_metrics`)."""
     model_dir = Path(model)
     est = PropertyRegressor.load(model_dir)
     config = read_config(model_dir)
     column = config.get("data", {}).get("smiles_column", "smiles")
-    test_file = model_dir / "test_set.csv"
-    if not test_file.is_file():
-        raise InputError("test_set.csv is missing: this folder holds no test split to evaluate on",
-                         file=str(model_dir))
-    test = pd.read_csv(test_file)
-    for name in [column, *est.tasks_]:
-        if name not in test.columns:
-            raise InputError("missing column in the test set", file=str(test_file), column=name)
+    test_file, test = read_test_set(model_dir, [column, *est.tasks_])
     y_true = test[est.tasks_].to_numpy(dtype=np.float64)
     graphs = est._graphs(test[column].tolist(), progress=False)  # once, for predictions and plots
     y_pred = predict_array(est.model_, graphs)

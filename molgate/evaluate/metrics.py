@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from molgate.errors import InputError
 
 METRICS = ("rmse", "mae", "r2", "pearson")
 logger = logging.getLogger("molgate")
@@ -62,3 +65,16 @@ def evaluation_metrics(y_true: np.ndarray, y_pred: np.ndarray, tasks: list[str],
         else:
             out[task] = {k: (None if isinstance(v, float) and not np.isfinite(v) else v) for k, v in m.items()}
     return out
+
+
+def read_test_set(model_dir: Path, columns: list[str]) -> tuple[Path, pd.DataFrame]:
+    """The model folder's ``test_set.csv``, with the SMILES and task ``columns`` it must have."""
+    path = Path(model_dir) / "test_set.csv"
+    if not path.is_file():
+        raise InputError("test_set.csv is missing: this folder holds no test split to evaluate on",
+                         file=str(model_dir))
+    test = pd.read_csv(path)
+    for name in columns:
+        if name not in test.columns:
+            raise InputError("missing column in the test set", file=str(path), column=name)
+    return path, test
