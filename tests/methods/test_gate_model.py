@@ -251,3 +251,22 @@ def test_narrow_separate_encoders_with_batch_distances_train_every_module(batch)
     loss.backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.abs().sum() > 0, name
+
+
+def test_cli_alignment_options_reach_the_saved_model(trained_gate, tmp_path):
+    data, _ = trained_gate
+    out = tmp_path / "opts"
+    assert main(["train", "--data", str(data), "--method", "gate", "--sharing", "separate",
+                 "--task-hidden-size", "8", "--alignment-form", "raw", "--distance-form", "batch",
+                 "--reduction", "pooled", "--out", str(out), "--epochs", "1", "--hidden-size", "16",
+                 "--latent-size", "8", "--lf-size", "8", "--no-progress"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["gate"]["task_hidden_size"] == 8 and config["training"]["reduction"] == "pooled"
+    assert config["gate"]["weights"]["form"] == "raw" and config["gate"]["weights"]["distance_form"] == "batch"
+    assert api.PropertyRegressor.load(out).train_settings.reduction == "pooled"
+    mtl = tmp_path / "mtl"
+    assert main(["train", "--data", str(data), "--method", "mtl", "--out", str(mtl), "--epochs", "1",
+                 "--hidden-size", "16", "--no-progress"]) == 0
+    assert json.loads((mtl / "config.json").read_text())["training"]["reduction"] == "pooled"
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(data), "--reduction", "mean", "--out", str(tmp_path / "x")])
