@@ -60,13 +60,13 @@ def test_encoder_uses_fast_path_only_without_autograd(featurizer, bmg, monkeypat
 
     monkeypatch.setattr(dmpnn, "bond_message_passing_deduplicated", spy)
     enc.eval()
-    reference = enc.aggregation(enc.message_passing(bmg), bmg.batch)  # grad enabled: chemprop's path
-    assert calls == [] and reference.requires_grad
+    reference = enc.aggregation(enc.message_passing(bmg), bmg.batch)  # chemprop's own forward
+    assert reference.requires_grad
     with torch.no_grad():
         fast = enc(bmg)
     assert calls == [1]
     torch.testing.assert_close(fast, reference.detach(), atol=1e-5, rtol=1e-5)
-    enc.train()  # training: dropout and autograd need chemprop's forward
+    enc.train()  # training: autograd needs the differentiable path (molgate.nn.training_message_passing)
     with torch.no_grad():
         enc(bmg)
     assert calls == [1]
