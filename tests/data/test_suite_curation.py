@@ -44,17 +44,19 @@ ALCOHOLS = ["C" * n + "O" for n in range(4, 14)]
 
 def test_similar_pairs_matches_brute_force():
     smiles = ALCOHOLS + ["c1ccccc1", "c1ccccc1C", "c1ccccc1CC", "CCN", "CCCN", "OCCO"]
-    fps = outliers.fingerprints(smiles)
+    fps, sizes = outliers.fingerprints(smiles)
     got = {tuple(p) for p in outliers.similar_pairs(fps, 0.8)}
     want = {(i, j) for i in range(len(fps)) for j in range(i + 1, len(fps))
             if DataStructs.TanimotoSimilarity(fps[i], fps[j]) >= 0.8}
     assert got == want and len(want) > 5
+    near = {tuple(p) for p in outliers.similar_pairs(fps, 0.8, sizes, 2)}
+    assert near == {(i, j) for i, j in want if abs(sizes[i] - sizes[j]) <= 2} and near < want
 
 
 def _series(bad_value, corroborated):
-    # Constructed values rising 5 K per CH2 (radius-2 Morgan bits cannot tell the long
-    # homologues apart, so they are each other's analogues); C9 gets `bad_value` if given.
-    tb = {s: 390.0 + 5.0 * (len(s) - 5) for s in ALCOHOLS}
+    # n-alkanol-like values rising 20 K per CH2: C9's analogues are C7-C11 (+-2 heavy atoms,
+    # Tanimoto 1.0); C9 gets `bad_value` if given.
+    tb = {s: 390.0 + 20.0 * (len(s) - 5) for s in ALCOHOLS}
     if bad_value is not None:
         tb["CCCCCCCCCO"] = bad_value
     long = pd.DataFrame({"smiles": list(tb), "task": "boiling_point", "value": list(tb.values()),
@@ -64,7 +66,7 @@ def _series(bad_value, corroborated):
 
 
 def test_outlier_flags_a_single_source_value_far_from_its_analogues():
-    long = _series(250.0, corroborated=False)
+    long = _series(150.0, corroborated=False)
     stats = outliers.neighbour_table(long)
     flags = outliers.find_outliers(long, stats)
     assert flags["smiles"].tolist() == ["CCCCCCCCCO"]
@@ -76,7 +78,7 @@ def test_outlier_flags_a_single_source_value_far_from_its_analogues():
 def test_outlier_spares_good_and_corroborated_values():
     good = _series(None, False)
     assert outliers.find_outliers(good, outliers.neighbour_table(good)).empty
-    long = _series(250.0, corroborated=True)
+    long = _series(150.0, corroborated=True)
     assert outliers.find_outliers(long, outliers.neighbour_table(long)).empty
 
 

@@ -7,6 +7,10 @@ median is a candidate error (a salt's melting point, a decomposition temperature
 Only uncorroborated values are tested: when two independent sources agree on a value, a big
 difference from the analogues is chemistry (an activity cliff), not a typo.
 
+Radius-2 Morgan bits cannot tell long homologues apart (n-hexane and n-hexadecane have the same
+bits), so analogues must also be within MAX_SIZE_DIFF heavy atoms of each other: otherwise a
+hexane's cetane number is judged against hexadecane's.
+
 Neighbour search is exact and fast: all pairs with Tanimoto >= t are found by prefix filtering
 (Chaudhuri et al., ICDE 2006; Bayardo et al., WWW 2007): if T(A, B) >= t, B holds one of A's
 floor((1 - t)|A|) + 1 rarest bits, so only molecules sharing one of those bits are compared.
@@ -22,19 +26,25 @@ from .tiers import tolerance
 
 SIMILARITY = 0.8
 MIN_NEIGHBOURS = 3
+MAX_SIZE_DIFF = 2        # heavy atoms
 Z_LIMIT = 5.0
 MAD_TO_SD = 1.4826       # MAD of a normal distribution -> its standard deviation
 FLOOR_TOLERANCES = 3.0   # the scale is at least 3 corroboration tolerances of the task
 FLAG = "outlier_neighbours"
 
 
-def fingerprints(smiles: list[str]) -> list:
+def fingerprints(smiles: list[str]) -> tuple[list, np.ndarray]:
+    """Morgan fingerprints (radius 2, 2048 bits) and heavy-atom counts."""
     gen = rdFingerprintGenerator.GetMorganGenerator(radius=2, fpSize=2048)
-    return [gen.GetFingerprint(Chem.MolFromSmiles(s)) for s in smiles]
+    mols = [Chem.MolFromSmiles(s) for s in smiles]
+    return ([gen.GetFingerprint(m) for m in mols],
+            np.array([m.GetNumHeavyAtoms() for m in mols], dtype=np.int64))
 
 
-def similar_pairs(fps: list, threshold: float = SIMILARITY) -> np.ndarray:
-    """All pairs (i, j), i < j, with Tanimoto >= threshold, as an (n, 2) int array, sorted."""
+def similar_pairs(fps: list, threshold: float = SIMILARITY, sizes: np.ndarray | None = None,
+                  max_size_diff: int = MAX_SIZE_DIFF) -> np.ndarray:
+    """All pairs (i, j), i < j, with Tanimoto >= threshold (and, given `sizes`, at most
+    `max_size_diff` apart in size), as an (n, 2) int array, sorted."""
     bits = [np.array(list(f.GetOnBits()), dtype=np.int64) for f in fps]
     count = np.array([b.size for b in bits])
     if not bits:
@@ -54,6 +64,8 @@ def similar_pairs(fps: list, threshold: float = SIMILARITY) -> np.ndarray:
         cand = np.unique(np.concatenate([postings[x] for x in prefix]))
         cand = cand[(cand > i) & (count[cand] >= threshold * b.size)
                     & (count[cand] * threshold <= b.size)]
+        if sizes is not None:
+            cand = cand[np.abs(sizes[cand] - sizes[i]) <= max_size_diff]
         if cand.size:
             sims = np.array(DataStructs.BulkTanimotoSimilarity(fps[i], [fps[j] for j in cand]))
             for j in cand[sims >= threshold - 1e-12]:
@@ -98,7 +110,8 @@ def neighbour_table(long: pd.DataFrame) -> pd.DataFrame:
     """Neighbour statistics (see neighbour_stats) of every value in `long`."""
     smiles = sorted(long["smiles"].unique())
     index = {s: i for i, s in enumerate(smiles)}
-    return neighbour_stats(long, similar_pairs(fingerprints(smiles)), index)
+    fps, sizes = fingerprints(smiles)
+    return neighbour_stats(long, similar_pairs(fps, SIMILARITY, sizes), index)
 
 
 def find_outliers(long: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
@@ -107,7 +120,8 @@ def find_outliers(long: pd.DataFrame, stats: pd.DataFrame) -> pd.DataFrame:
     tested = stats.merge(long[["smiles", "task", "corroborated"]], on=["smiles", "task"])
     bad = tested[~tested["corroborated"] & (tested["n_neighbours"] >= MIN_NEIGHBOURS)
                  & (tested["robust_z"].abs() > Z_LIMIT)]
-    detail = [f"|robust z| > {Z_LIMIT:g} over {n} analogues (Tanimoto >= {SIMILARITY:g}): "
+    detail = [f"|robust z| > {Z_LIMIT:g} over {n} analogues (Tanimoto >= {SIMILARITY:g}, "
+              f"+-{MAX_SIZE_DIFF} heavy atoms): "
               f"z = {z:.1f}, analogues' median {m:.5g}"
               for n, z, m in zip(bad["n_neighbours"], bad["robust_z"], bad["neighbours_median"])]
     return pd.DataFrame({"smiles": bad["smiles"].to_numpy(), "task": bad["task"].to_numpy(),
