@@ -15,6 +15,8 @@ import numpy as np
 from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
+from molgate.errors import InputError
+
 RADIUS, BITS = 2, 2048
 DEFAULT_THRESHOLD = 0.3
 
@@ -79,7 +81,14 @@ def training_smiles(model_dir: str | Path) -> list[str]:
     smiles: list[str] = []
     split = model_dir / "split.json"
     if split.exists():
-        smiles += json.loads(split.read_text()).get("train", [])
+        try:
+            train = json.loads(split.read_text()).get("train", [])
+        except (UnicodeDecodeError, json.JSONDecodeError, AttributeError) as exc:
+            raise InputError(f"cannot read the model's split (for the applicability domain): {exc}",
+                             file=str(split)) from None
+        if not isinstance(train, list) or not all(isinstance(s, str) for s in train):
+            raise InputError("the split's 'train' part is not a list of SMILES", file=str(split))
+        smiles += train
     extra = model_dir / "training_smiles.txt"
     if extra.exists():
         smiles += [s for s in extra.read_text().splitlines() if s]

@@ -86,3 +86,17 @@ def test_screen_out_must_not_be_the_library(model, tmp_path, capsys):
                  "--workers", "0", "--no-progress"])
     assert code == 2 and "would be overwritten" in capsys.readouterr().err
     assert pd.read_parquet(library)["smiles"].tolist() == ["CCO"]
+
+
+def test_a_damaged_split_of_the_model_is_a_one_line_error(model, tmp_path, capsys):
+    import shutil
+
+    broken = tmp_path / "m"
+    shutil.copytree(model, broken)
+    (broken / "split.json").write_text("{truncated")
+    library = tmp_path / "lib.smi"
+    library.write_text("CCO\n")
+    code = main(["screen", "--model", str(broken), "--library", str(library), "--out",
+                 str(tmp_path / "s.parquet"), "--workers", "0", "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2 and err[-1].startswith(f"error: {broken / 'split.json'}: cannot read the model's split")
