@@ -90,7 +90,8 @@ def review_table(ann: pd.DataFrame, flags: pd.DataFrame, stats: pd.DataFrame,
     rows = rows.merge(stats, on=["smiles", "task"], how="left")
     rows["n_neighbours"] = rows["n_neighbours"].fillna(0).astype("int64")
     rows["dropped"] = drop_flagged
-    return rows.sort_values(["task", "smiles"], kind="stable")[REVIEW_COLUMNS].reset_index(drop=True)
+    rows = rows.sort_values(["task", "smiles"], kind="stable")
+    return rows[REVIEW_COLUMNS].reset_index(drop=True)
 
 
 def write_review(review: pd.DataFrame, path: Path) -> None:
@@ -102,15 +103,14 @@ def report(ann: pd.DataFrame, flags: pd.DataFrame, names: list[str], drop_flagge
            kept: pd.DataFrame) -> dict:
     """The manifest's `curation` section: counts per rule and per task, before and after."""
     per_rule = flags.groupby(["flag", "task"]).size()
-    by_rule = {}
-    for r in rules.RULES:
-        hit = per_rule[r.code] if r.code in per_rule.index.get_level_values(0) else pd.Series()
-        by_rule[r.code] = {"flagged": int(hit.sum()), "per_task": {k: int(v) for k, v in hit.items()},
-                           "tasks": list(r.tasks), "may_flag": list(r.victims),
-                           "threshold": r.threshold, "reference": r.reference}
-    for code in (outliers.FLAG, INPUT_FLAGGED):
+
+    def hits(code: str) -> dict:
         hit = per_rule[code] if code in per_rule.index.get_level_values(0) else pd.Series()
-        by_rule[code] = {"flagged": int(hit.sum()), "per_task": {k: int(v) for k, v in hit.items()}}
+        return {"flagged": int(hit.sum()), "per_task": {k: int(v) for k, v in hit.items()}}
+
+    by_rule = {r.code: {**hits(r.code), "tasks": list(r.tasks), "may_flag": list(r.victims),
+                        "threshold": r.threshold, "reference": r.reference} for r in rules.RULES}
+    by_rule.update({code: hits(code) for code in (outliers.FLAG, INPUT_FLAGGED)})
     tasks = {}
     before = ann["task"].value_counts()
     after = kept["task"].value_counts()
