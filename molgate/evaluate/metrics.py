@@ -73,7 +73,10 @@ def read_test_set(model_dir: Path, columns: list[str]) -> tuple[Path, pd.DataFra
     if not path.is_file():
         raise InputError("test_set.csv is missing: this folder holds no test split to evaluate on",
                          file=str(model_dir))
-    test = pd.read_csv(path)
+    try:
+        test = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise InputError(f"cannot read the test set: {exc}", file=str(path)) from None
     for name in columns:
         if name not in test.columns:
             raise InputError("missing column in the test set", file=str(path), column=name)
