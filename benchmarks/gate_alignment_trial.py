@@ -67,7 +67,7 @@ def run_variant(name: str, seed: int, epochs: int, cap: int) -> dict:
     table, _ = read_table(data)
     split = load_split(split_file, table)
     gate = GateConfig(weights=GateLossWeights(**weight_kw), **gate_kw)
-    folder = work / f"{name}_seed{seed}_e{epochs}"
+    folder = work / f"{name}_seed{seed}_e{epochs}_cap{cap}"
     start = time.perf_counter()
     r = api.train(data, method=method, split_file=split_file, out=folder, seed=seed, epochs=epochs,
                   patience=epochs, progress=False, gate=gate, reduction=reduction, overwrite=True)
@@ -93,11 +93,11 @@ def run_variant(name: str, seed: int, epochs: int, cap: int) -> dict:
 
 def report(folder) -> str:
     rows = [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
-    base = {(r["seed"], r["epochs"]): r for r in rows if r["variant"] == "mtl"}
-    lines = ["| variant | seed | epochs | val score | tasks better than MTL (test) | mean RMSE change vs MTL "
-             "| s/epoch | shares auto / cons / map / dis |", "|---|---|---|---|---|---|---|---|"]
-    for r in sorted(rows, key=lambda r: (r["epochs"], r["seed"], r["val_score"])):
-        m = base.get((r["seed"], r["epochs"]))
+    base = {(r["seed"], r["epochs"], r["cap"]): r for r in rows if r["variant"] == "mtl"}
+    lines = ["| variant | seed | epochs | cap | val score | tasks better than MTL (test) | mean RMSE change vs MTL "
+             "| s/epoch | shares auto / cons / map / dis |", "|---|---|---|---|---|---|---|---|---|"]
+    for r in sorted(rows, key=lambda r: (r["cap"], r["epochs"], r["seed"], r["val_score"])):
+        m = base.get((r["seed"], r["epochs"], r["cap"]))
         if m:
             change = [r["test"][t]["rmse"] / m["test"][t]["rmse"] - 1 for t in r["test"]]
             better, mean = f"{sum(c < 0 for c in change)}/{len(change)}", f"{100 * np.mean(change):+.1f}%"
@@ -105,7 +105,7 @@ def report(folder) -> str:
             better = mean = "-"
         shares = r.get("term_shares", {})
         share_text = " / ".join(f"{shares[t]:.2f}" if t in shares else "-" for t in ("auto", "cons", "map", "dis"))
-        lines.append(f"| {r['variant']} | {r['seed']} | {r['epochs']} | {r['val_score']:.4f} | {better} | {mean} | "
+        lines.append(f"| {r['variant']} | {r['seed']} | {r['epochs']} | {r['cap']} | {r['val_score']:.4f} | {better} | {mean} | "
                      f"{r['seconds_per_epoch']:.0f} | {share_text} |")
     return "\n".join(lines) + "\n"
 
@@ -121,7 +121,7 @@ def main() -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for seed in a.seeds:
         for name in a.variants:
-            path = folder / f"{name}_seed{seed}_e{a.epochs}.json"
+            path = folder / f"{name}_seed{seed}_e{a.epochs}_cap{a.cap}.json"
             if path.exists():
                 continue
             result = run_variant(name, seed, a.epochs, a.cap)

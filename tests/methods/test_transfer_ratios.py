@@ -53,6 +53,77 @@ def test_hypergradient_equals_finite_difference_of_unrolled_validation_loss(prob
     assert torch.all(hyper.diagonal() == 0)
 
 
+def _adam_state(model, steps=3, seed=1):
+    """A real Adam state on the model's parameters (a few steps on random gradients), as training has."""
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(seed)
+    saved = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    for _ in range(steps):
+        opt.zero_grad()
+        for p in model.parameters():
+            p.grad = torch.randn(p.shape, generator=g, dtype=p.dtype) * torch.rand((), generator=g, dtype=p.dtype)
+        opt.step()
+    model.load_state_dict(saved)  # the state stays, the weights go back
+    return opt
+
+
+@pytest.mark.parametrize("several_val_batches", [False, True])
+def test_adam_preconditioned_hypergradient_equals_finite_difference_of_the_adam_unroll(problem,
+                                                                                        several_val_batches):
+    model, train, val = problem
+    learner = TransferRatioLearner(model, RatioSettings(preconditioner="adam"))
+    precondition = learner.adam_preconditioner(_adam_state(model))
+    assert set(precondition) == {k for k, _ in model.named_parameters()}
+    spread = torch.cat([p.flatten() for p in precondition.values()])
+    assert spread.max() / spread.min() > 10  # a real, uneven preconditioner
+    vals = [val, double_batch(SMILES[:4], np.random.default_rng(5).normal(size=(4, 3)))] if several_val_batches else val
+    eta = 1e-3
+    hyper = learner.hypergradient(train, vals, eta, seed=7, precondition=precondition)
+    lam = model.transfer_ratios.detach().clone()
+    eps = 1e-4
+    for a, t in [(0, 1), (2, 0), (1, 2)]:
+        bump = torch.zeros_like(lam)
+        bump[a, t] = eps
+        fd = (learner.unrolled_validation_loss(lam + bump, train, vals, eta, 7, precondition)
+              - learner.unrolled_validation_loss(lam - bump, train, vals, eta, 7, precondition)) / (2 * eps)
+        assert hyper[a, t].item() == pytest.approx(fd.item(), rel=1e-3, abs=1e-9), (a, t)
+    plain = learner.hypergradient(train, vals, eta, seed=7)
+    assert not torch.allclose(plain, hyper)  # the preconditioner does change the direction
+    assert TransferRatioLearner(model, RatioSettings(preconditioner="sgd")).adam_preconditioner(
+        _adam_state(model)) is None
+
+
+def test_softmax_ratios_make_each_targets_sources_share_one_budget(problem):
+    model, train, val = problem
+    learner = TransferRatioLearner(model, RatioSettings(parameterization="softmax"))
+    torch.testing.assert_close(learner.ratios().detach(), model.transfer_ratios, rtol=1e-4, atol=1e-4)
+    for _ in range(3):
+        learner.step(train, val, eta=0.05)
+    lam = learner.ratios().detach()
+    scale = torch.nn.functional.softplus(learner.psi.detach())
+    torch.testing.assert_close(lam.sum(dim=0), (3 - 1) * scale)  # the column's budget
+    assert torch.all(lam.diagonal() == 0) and torch.all(lam >= 0)
+    # raising one source's share lowers the others' in the same column
+    with torch.no_grad():
+        learner.phi[1, 0] += 1.0
+    after = learner.ratios().detach()
+    assert after[1, 0] > lam[1, 0] and after[2, 0] < lam[2, 0]
+    torch.testing.assert_close(after[:, 1:], lam[:, 1:])
+
+
+def test_lambda_and_checkpoint_selection_use_disjoint_validation_parts():
+    from molgate.methods.transfer_ratios import split_validation
+
+    val = np.arange(100, 160)
+    drive, select = split_validation(val, 0.5, seed=3)
+    assert len(drive) == 30 and len(select) == 30
+    assert not set(drive) & set(select) and set(drive) | set(select) == set(val)
+    again = split_validation(val, 0.5, seed=3)
+    assert np.array_equal(again[0], drive)
+    with pytest.raises(ValueError, match="val_fraction"):
+        RatioSettings(val_fraction=1.0)
+
+
 def test_jvp_and_finite_difference_agree(problem):
     model, train, val = problem
     a = TransferRatioLearner(model, RatioSettings(hypergradient="jvp")).hypergradient(train, val, 0.1, 3)
@@ -61,7 +132,7 @@ def test_jvp_and_finite_difference_agree(problem):
     torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-10)
 
 
-@pytest.mark.parametrize("parameterization", ["softplus", "sigmoid"])
+@pytest.mark.parametrize("parameterization", ["softplus", "sigmoid", "softmax"])
 def test_ratios_start_at_the_models_and_keep_a_zero_diagonal(problem, parameterization):
     model, train, val = problem
     learner = TransferRatioLearner(model, RatioSettings(parameterization=parameterization))
