@@ -29,6 +29,7 @@ from molgate.data.table import MoleculeTable, read_table, rejects_path, write_re
 from molgate.errors import InputError
 from molgate.evaluate.metrics import evaluation_metrics, metrics_table, read_test_set
 from molgate.outputs import check_model_out, staged_model_dir
+from molgate.ensemble import fit_members
 from molgate.prediction_output import predict_file
 from molgate.evaluate.plots import latent_spaces_plot, lf_frame_plot, parity_plot, ratio_heatmap
 from molgate.featurize.batching import GraphDataset, make_loader
@@ -271,7 +272,7 @@ def train(data: str | Path, targets: list[str] | None = None, smiles_column: str
           on_invalid: str = "error", long_format: bool | None = None,
           transfer_ratios: str = "uniform", ratios_file: str | Path | None = None,
           grid_values=(0.0, 1.0, 3.0), overwrite: bool = True, largest_fragment: bool = False,
-          **params) -> TrainResult:
+          ensemble_size: int = 1, **params) -> TrainResult:
     """Read, validate, split, featurise, train, save: ``molgate train``.
 
     ``params`` are :class:`PropertyRegressor` parameters (epochs, batch_size, hidden_size, ...).
@@ -281,8 +282,12 @@ def train(data: str | Path, targets: list[str] | None = None, smiles_column: str
     loss; each point trains a model under ``OUT/grid/``).
     Written atomically (:mod:`molgate.outputs`); ``overwrite`` is on by default here, unlike the
     CLI's ``--overwrite``, because scripts (benchmark, main job) rerun into the same folders.
+    ``ensemble_size`` N > 1 adds N - 1 more seeds on the same split (:mod:`molgate.ensemble`).
     """
     out = Path(out)
+    if ensemble_size > 1 and (transfer_ratios == "grid" or params.get("devices", 1) > 1):
+        raise InputError("--ensemble-size trains its members one after another in one process; "
+                         "use it without --transfer-ratios grid and --devices")
     if transfer_ratios == "grid":  # resumable: a folder holding an unfinished grid is continued
         check_model_out(out, overwrite or (out / "grid").is_dir(), [p for p in (data, split_file) if p])
         return _grid_search(data, targets, smiles_column, method, split, seed, out, split_file,
@@ -316,12 +321,13 @@ def train(data: str | Path, targets: list[str] | None = None, smiles_column: str
         test.to_csv(stage / "test_set.csv", index=False)
         seconds = sum(r.seconds for r in est.fit_results_.values())
         seen = sum(r.train_molecules * r.epochs_run for r in est.fit_results_.values())
-        est.save(stage, units, extra={
-            "data": {"file": str(Path(data).resolve()), "smiles_column": smiles_column,
-                     "split": the_split.kind, "seed": seed, "rejects": str(rejects_file or ""),
-                     "largest_fragment": largest_fragment},
-            "throughput": {"seconds": seconds, "molecules_per_second": seen / max(seconds, 1e-9)},
-        })
+        extra = {"data": {"file": str(Path(data).resolve()), "smiles_column": smiles_column,
+                          "split": the_split.kind, "seed": seed, "rejects": str(rejects_file or ""),
+                          "largest_fragment": largest_fragment},
+                 "throughput": {"seconds": seconds, "molecules_per_second": seen / max(seconds, 1e-9)}}
+        est.save(stage, units, extra=extra)
+        fit_members(lambda k: PropertyRegressor(method=method, seed=seed + k, **params), table, the_split,
+                    stage, ensemble_size, lambda member, folder: member.save(folder, units, extra=extra))
     return TrainResult(out, table.tasks, counts, rejects_file, seconds, seen / max(seconds, 1e-9),
                        {k: asdict(v) for k, v in est.fit_results_.items()})
 
@@ -380,11 +386,12 @@ def _grid_search(data, targets, smiles_column, method, split, seed, out: Path, s
 def predict(model: str | Path, data: str | Path, out: str | Path | None = None,
             smiles_column: str | None = None, on_invalid: str = "error",
             batch_size: int = 256, id_columns: list[str] | None = None,
-            largest_fragment: bool | None = None) -> pd.DataFrame:
-    """``molgate predict``: every input row, in input order, with one column per task in units
-    (see :func:`molgate.prediction_output.predict_file`)."""
+            largest_fragment: bool | None = None, domain: bool = True,
+            domain_threshold: float = 0.3) -> pd.DataFrame:
+    """``molgate predict``: every input row, in input order, with one column per task in units,
+    an ensemble's ``_std`` and the domain (see :func:`molgate.prediction_output.predict_file`)."""
     return predict_file(PropertyRegressor.load, model, data, out, smiles_column, on_invalid, batch_size,
-                        id_columns, largest_fragment)
+                        id_columns, largest_fragment, domain, domain_threshold)
 
 
 def evaluate(model: str | Path, plots: bool = True) -> dict[str, dict | None]:

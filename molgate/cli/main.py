@@ -143,7 +143,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     result = api.train(a.data, a.targets, a.smiles_column, a.method, a.split, a.seed, a.out,
                        split_file=a.split_file, split_sizes=tuple(a.split_sizes),
                        on_invalid=a.on_invalid, long_format=_long_format(a), overwrite=a.overwrite,
-                       largest_fragment=a.largest_fragment,
+                       largest_fragment=a.largest_fragment, ensemble_size=a.ensemble_size,
                        **_model_params(a), **_ratio_options(a))
     from molgate.train.fit import is_global_zero
 
@@ -171,7 +171,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
     from molgate import api
 
     frame = api.predict(a.model, a.data, a.out, a.smiles_column, a.on_invalid, a.batch_size,
-                        a.id_column, a.largest_fragment)
+                        a.id_column, a.largest_fragment, not a.no_domain, a.domain_threshold)
     invalid = int((frame["reason"] != "").sum()) if "reason" in frame else 0
     print(f"{len(frame) - invalid} molecule(s) predicted" + (f", {invalid} invalid (empty, with a reason)"
                                                              if invalid else "") + f" -> {a.out}")
@@ -262,6 +262,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--largest-fragment", action="store_true",
                    help="keep only the largest fragment of multi-fragment SMILES (salts); predict and "
                         "screen then do the same")
+    p.add_argument("--ensemble-size", type=positive_int, default=1,
+                   help="N models with seeds SEED..SEED+N-1 on the same split, in one folder: predict "
+                        "and screen report their mean and <task>_std")
     p.add_argument("--evaluate", action="store_true", help="evaluate on the test split afterwards")
     _add_model_options(p)
     _add_gate_options(p)
@@ -323,6 +326,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="keep only these input columns (and the SMILES); default: every input column")
     p.add_argument("--batch-size", type=positive_int, default=256)
     _add_fragment_option(p)
+    p.add_argument("--no-domain", action="store_true", help="skip the applicability-domain similarity")
+    p.add_argument("--domain-threshold", type=unit_interval, default=0.3,
+                   help="in_domain = nearest-training-neighbour Tanimoto >= this")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("evaluate", help="metrics and parity plots on the model's test split")

@@ -11,6 +11,7 @@ from chemprop.data.collate import BatchMolGraph
 
 from molgate.errors import InputError
 from molgate.methods import PropertyModel
+from molgate.ensemble import member_dirs
 from molgate.train.checkpoint import load_model
 
 
@@ -75,7 +76,11 @@ def load_screen_models(model: str | Path, ensemble: list[str | Path] | None = No
                        device: str | None = None) -> ScreenModels:
     """Load ``model`` and the ``ensemble`` members; all must predict the same tasks from the same
     graphs (tasks are matched by name, so their order may differ)."""
-    dirs = [Path(model), *[Path(d) for d in (ensemble or []) if Path(d).resolve() != Path(model).resolve()]]
+    unique: dict[Path, Path] = {}  # a folder's own ensemble members too, each folder once
+    for d in [Path(model), *[Path(e) for e in (ensemble or [])]]:
+        for member in member_dirs(d):
+            unique.setdefault(member.resolve(), member)
+    dirs = list(unique.values())
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     models, tasks, units, featurizer = [], None, None, None
     for d in dirs:

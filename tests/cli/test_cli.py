@@ -50,7 +50,7 @@ def test_predict_writes_one_column_per_task(model_dir, tmp_path):
     pred = tmp_path / "pred.csv"
     assert main(["predict", "--model", str(out), "--data", str(data), "--out", str(pred)]) == 0
     frame = pd.read_csv(pred)
-    assert list(frame.columns) == ["smiles", "freesolv", "doubled"]
+    assert list(frame.columns) == ["smiles", "freesolv", "doubled", "nn_similarity", "in_domain"]
     assert len(frame) == len(pd.read_csv(data))
     assert main(["predict", "--model", str(out), "--data", str(data), "--out",
                  str(tmp_path / "pred.parquet")]) == 0
@@ -144,7 +144,7 @@ def test_add_task_extends_a_gate_model(tmp_path, two_task_csv, freesolv, capsys)
     assert "task 'shifted' added" in printed and "unchanged" in printed and "rmse" in printed
     pred = tmp_path / "pred.csv"
     assert main(["predict", "--model", str(out), "--data", str(two_task_csv), "--out", str(pred)]) == 0
-    assert list(pd.read_csv(pred).columns) == ["smiles", "freesolv", "doubled", "shifted"]
+    assert list(pd.read_csv(pred).columns)[:4] == ["smiles", "freesolv", "doubled", "shifted"]
     added = json.loads((out / "config.json").read_text())["added_tasks"]
     assert added[0]["task"] == "shifted" and added[0]["init_encoder"] == "random"
     assert added[0]["cache_frozen"] is False and added[0]["split"] == "random"

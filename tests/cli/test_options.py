@@ -14,7 +14,7 @@ TRAIN = ["train", "--data", "d.csv", "--out", "o"]
     [*TRAIN, "--max-lr", "0"], [*TRAIN, "--init-lr", "nan"], [*TRAIN, "--patience", "-1"],
     [*TRAIN, "--devices", "0"], [*TRAIN, "--seed", "-1"], [*TRAIN, "--latent-size", "0"],
     [*TRAIN, "--perturb-count", "0"], [*TRAIN, "--alpha", "-1"], [*TRAIN, "--ratio-interval", "0"],
-    [*TRAIN, "--epochs", "two"],
+    [*TRAIN, "--epochs", "two"], [*TRAIN, "--ensemble-size", "0"],
     [*TRAIN, "--split-sizes", "0.9", "0.1", "0.0"], [*TRAIN, "--split-sizes", "0.8", "0.1", "0.2"],
     [*TRAIN, "--split-sizes", "1.2", "-0.1", "-0.1"],
     ["add-task", "--model", "m", "--data", "d", "--target", "t", "--out", "o", "--epochs", "0"],

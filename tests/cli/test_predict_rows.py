@@ -36,7 +36,8 @@ def test_every_row_in_order_with_the_input_columns(model, user_file, tmp_path):
     assert main(["predict", "--model", str(model), "--data", str(user_file), "--out", str(out),
                  "--on-invalid", "skip"]) == 0
     frame = pd.read_csv(out, keep_default_na=False)
-    assert list(frame.columns) == ["id", "smiles", "batch", "freesolv", "doubled", "reason"]
+    assert list(frame.columns) == ["id", "smiles", "batch", "freesolv", "doubled", "nn_similarity",
+                                   "in_domain", "reason"]
     assert frame["id"].tolist() == ["m1", "m2", "m3", "m4", "m5", "m6"]
     assert frame.loc[[1, 4], "freesolv"].tolist() == ["", ""]  # invalid: empty predictions
     assert frame.loc[1, "reason"] == "invalid SMILES 'C1CC'" and "whitespace" in frame.loc[4, "reason"]
@@ -48,7 +49,7 @@ def test_every_row_in_order_with_the_input_columns(model, user_file, tmp_path):
 def test_id_column_keeps_only_it_and_the_smiles(model, user_file, tmp_path, capsys):
     out = tmp_path / "p.parquet"
     assert main(["predict", "--model", str(model), "--data", str(user_file), "--out", str(out),
-                 "--on-invalid", "skip", "--id-column", "id"]) == 0
+                 "--on-invalid", "skip", "--id-column", "id", "--no-domain"]) == 0
     assert list(pd.read_parquet(out).columns) == ["id", "smiles", "freesolv", "doubled", "reason"]
     assert "4 molecule(s) predicted, 2 invalid" in capsys.readouterr().out
     assert main(["predict", "--model", str(model), "--data", str(user_file), "--out", str(out),

@@ -124,7 +124,8 @@ def test_evaluate_and_predict_cover_the_new_task(added, new_task_csv, tmp_path):
     assert metrics["halved"]["n"] > 0
     assert (added / "lf_frame.png").exists()
     frame = api.predict(added, new_task_csv, out=tmp_path / "p.csv")
-    assert list(frame.columns) == ["smiles", "freesolv", "doubled", "halved"]
+    # the input's own 'halved' column keeps its place and holds the prediction; then the domain
+    assert list(frame.columns) == ["smiles", "halved", "freesolv", "doubled", "nn_similarity", "in_domain"]
 
 
 def test_only_the_new_modules_get_gradients(freesolv):
