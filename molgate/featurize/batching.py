@@ -12,7 +12,9 @@ import numpy as np
 import torch
 from chemprop.data.collate import BatchMolGraph
 from chemprop.data.molgraph import MolGraph
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, get_worker_info
+
+from molgate.nn.environment_cache import DatasetEnvironments, LabelledBatchMolGraph
 
 
 class GraphBatch(NamedTuple):
@@ -35,6 +37,7 @@ class GraphDataset(Dataset):
         y = np.zeros((n, 0)) if y is None else np.asarray(y, dtype=np.float32).reshape(n, -1)
         self.mask = ~np.isnan(y)
         self.y = np.where(self.mask, y, 0.0).astype(np.float32)
+        self._environments: DatasetEnvironments | None = None
 
     def __len__(self) -> int:
         return len(self.graphs)
@@ -42,9 +45,19 @@ class GraphDataset(Dataset):
     def __getitem__(self, i: int) -> int:
         return i
 
+    def batch_graph(self, idx: np.ndarray) -> BatchMolGraph:
+        """The molecules ``idx`` as one graph. In the training process it can reuse the whole
+        set's environment labels (computed once, on the first deduplicated training step); a
+        loader worker builds a plain one, as the labels would otherwise travel with every batch."""
+        if get_worker_info() is not None:
+            return BatchMolGraph([self.graphs[i] for i in idx])
+        if self._environments is None:
+            self._environments = DatasetEnvironments(self.graphs)
+        return LabelledBatchMolGraph(self._environments, idx)
+
     def collate(self, indices: list[int]) -> GraphBatch:
-        idx = np.asarray(indices)
-        return GraphBatch(BatchMolGraph([self.graphs[i] for i in idx]),
+        idx = np.asarray(indices, dtype=np.int64)
+        return GraphBatch(self.batch_graph(idx),
                           torch.from_numpy(self.y[idx]), torch.from_numpy(self.mask[idx]),
                           None if self.context is None else torch.from_numpy(self.context[idx]))
 

@@ -99,6 +99,17 @@ def _neighbourhood_labels(own: Tensor, n_own: int, edges: Tensor, labels: Tensor
     return fold_rows(rows, [n_own] + [n_labels + 1] * edges.shape[1])
 
 
+def incoming_edges(dst: Tensor, n_atoms: int) -> Tensor:
+    """``[n_atoms, max_degree]``: each atom's incoming directed bonds, padded with ``len(dst)``."""
+    n_edges = len(dst)
+    degree = torch.bincount(dst, minlength=n_atoms)
+    order = torch.argsort(dst, stable=True)
+    slot = torch.arange(n_edges, device=dst.device) - (torch.cumsum(degree, 0) - degree)[dst[order]]
+    in_edges = torch.full((n_atoms, int(degree.max())), n_edges, dtype=torch.long, device=dst.device)
+    in_edges[dst[order], slot] = order
+    return in_edges
+
+
 def environments(bmg: BatchMolGraph, depth: int) -> Environments | None:
     """Label the batch's environments for ``depth`` steps of bond message passing (``None`` for a
     batch without bonds, or if atom or bond feature rows could not be told apart exactly)."""
@@ -110,11 +121,7 @@ def environments(bmg: BatchMolGraph, depth: int) -> Environments | None:
     bond_rows = row_labels(E) if n_edges else None
     if n_edges == 0 or atom_rows is None or bond_rows is None:
         return None
-    degree = torch.bincount(dst, minlength=n_atoms)
-    order = torch.argsort(dst, stable=True)
-    slot = torch.arange(n_edges, device=dst.device) - (torch.cumsum(degree, 0) - degree)[dst[order]]
-    in_edges = torch.full((n_atoms, int(degree.max())), n_edges, dtype=torch.long, device=dst.device)
-    in_edges[dst[order], slot] = order
+    in_edges = incoming_edges(dst, n_atoms)
     feeding = in_edges[src]  # the bonds whose messages reach each bond's first atom ...
     feeding = feeding.masked_fill(feeding == rev.unsqueeze(1), n_edges)  # ... except its reverse
     label, n = fold_rows(torch.stack([atom_rows[0][src], bond_rows[0]], dim=1), [atom_rows[1], bond_rows[1]])

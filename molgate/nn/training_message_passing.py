@@ -123,7 +123,9 @@ def training_plan(bmg: BatchMolGraph, depth: int) -> TrainingPlan | None:
 
 @torch.no_grad()
 def _training_plan(bmg: BatchMolGraph, depth: int) -> TrainingPlan | None:
-    env = environments(bmg, depth)
+    # a batch drawn from a labelled set (molgate.nn.environment_cache) slices the set's labels
+    env = bmg.environments(depth) if hasattr(bmg, "environments") else None
+    env = environments(bmg, depth) if env is None else env
     if env is None:
         return None
     src, rev = bmg.edge_index[0], bmg.rev_edge_index
