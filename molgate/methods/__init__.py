@@ -15,12 +15,7 @@ def build_model(method: str, n_tasks: int, d_v: int, d_e: int, config: EncoderCo
     """A model from its method name and saved settings (``extra`` = ``extra_config()``)."""
     if method not in MODELS:
         raise ValueError(f"method must be one of {sorted(MODELS)}, got {method!r}")
-    extra = extra or {}
-    if method == "gate-extended":
-        return ExtendedGATEModel.from_config(d_v, d_e, config, extra)
-    if method in ("gate", "gate-pair"):
-        return MODELS[method](n_tasks, d_v, d_e, config, GateConfig(**extra.get("gate", {})))
-    return MODELS[method](n_tasks, d_v, d_e, config)
+    return MODELS[method].from_config(n_tasks, d_v, d_e, config, extra or {})
 
 
 __all__ = ["EncoderConfig", "PropertyModel", "MTLModel", "STLModel", "GATEModel", "GatePairModel", "ExtendedGATEModel",

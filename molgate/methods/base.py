@@ -68,6 +68,12 @@ class PropertyModel(nn.Module):
         """Named groups of parameters whose gradient norms the term diagnostics log."""
         return {}
 
+    @classmethod
+    def from_config(cls, n_tasks: int, d_v: int, d_e: int, config: EncoderConfig,
+                    extra: dict) -> "PropertyModel":
+        """Rebuild from saved settings (``extra`` = what :meth:`extra_config` wrote, in config.json)."""
+        return cls(n_tasks, d_v, d_e, config)
+
     def extra_config(self) -> dict:
         """Settings beyond :class:`EncoderConfig` that rebuild this model (saved in config.json)."""
         return {}

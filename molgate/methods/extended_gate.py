@@ -52,7 +52,8 @@ class ExtendedGATEModel(PropertyModel):
                 "added": [{"n_tasks": a.n_tasks, "gate": a.gate.to_dict()} for a in self.added]}
 
     @classmethod
-    def from_config(cls, d_v: int, d_e: int, config: EncoderConfig, extra: dict) -> "ExtendedGATEModel":
+    def from_config(cls, n_tasks: int, d_v: int, d_e: int, config: EncoderConfig,
+                    extra: dict) -> "ExtendedGATEModel":
         base = GATEModel(extra["base"]["n_tasks"], d_v, d_e, config, GateConfig(**extra["base"]["gate"]))
         added = [GATEModel(a["n_tasks"], d_v, d_e, config, GateConfig(**a["gate"])) for a in extra["added"]]
         return cls(base, added)

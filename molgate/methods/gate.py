@@ -111,21 +111,18 @@ class GATEModel(PropertyModel):
         """Standard-normal draws ``[count, *e.shape]`` (None for no perturbation)."""
         return torch.randn(count, *e.shape, device=e.device, dtype=e.dtype) if count else None
 
-    def perturb(self, e: Tensor, count: int = 0, noise: Tensor | None = None) -> Tensor:
-        """``[count, *e.shape]`` noisy copies; the noise scale follows the batch spread of ``e``.
-
-        ``noise`` (standard normal, ``[count, *e.shape]``) lets several models share the same
-        perturbations, as the frozen and the new tasks do in task addition.
-        """
-        if noise is None:
-            noise = torch.randn(count, *e.shape, device=e.device, dtype=e.dtype)
+    def perturb(self, e: Tensor, noise: Tensor) -> Tensor:
+        """``[M, *e.shape]`` noisy copies of ``e`` from standard-normal ``noise [M, *e.shape]``
+        (:meth:`perturbation_noise`), scaled by the batch spread of ``e``. The noise is an argument
+        so several models share the same perturbations, as the frozen and the new tasks do in
+        task addition."""
         # correction=0: a batch of one molecule gets no noise instead of a NaN scale
         scale = self.gate.perturb_scale * e.detach().std(dim=0, correction=0, keepdim=True)
         return e.unsqueeze(0) + noise * scale
 
     def perturbed_latents(self, bmg: BatchMolGraph, e: Tensor, noise: Tensor | None) -> Tensor:
         """``z [K, 1 + M, B, d_z]``: index 0 from ``e`` itself, 1..M from its perturbed copies."""
-        stacked = e.unsqueeze(0) if noise is None else torch.cat([e.unsqueeze(0), self.perturb(e, noise=noise)])
+        stacked = e.unsqueeze(0) if noise is None else torch.cat([e.unsqueeze(0), self.perturb(e, noise)])
         return self.encode(bmg, stacked)
 
     def encode(self, bmg: BatchMolGraph, e: Tensor) -> Tensor:
@@ -210,6 +207,10 @@ class GATEModel(PropertyModel):
 
     def extra_config(self) -> dict:
         return {"gate": self.gate.to_dict()}
+
+    @classmethod
+    def from_config(cls, n_tasks: int, d_v: int, d_e: int, config: EncoderConfig, extra: dict) -> "GATEModel":
+        return cls(n_tasks, d_v, d_e, config, GateConfig(**extra.get("gate", {})))
 
     def map_to_target(self, x: Tensor, targets: Tensor | None) -> Tensor:
         """``Head_t(Inverse_t(x[g]))`` with ``t = targets[g]``: LF points of every source for the

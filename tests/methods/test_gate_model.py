@@ -79,7 +79,7 @@ def test_perturbations_are_shared_by_every_task_and_scaled_by_batch_spread():
     model = small_gate()
     e = torch.randn(50, 16) * torch.linspace(0.1, 10, 16)
     torch.manual_seed(0)
-    noisy = model.perturb(e, 200)
+    noisy = model.perturb(e, model.perturbation_noise(e, 200))
     assert noisy.shape == (200, 50, 16)
     ratio = (noisy - e).std(dim=(0, 1)) / e.std(dim=0)
     torch.testing.assert_close(ratio, torch.full((16,), 0.05), rtol=0.1, atol=0)
