@@ -14,10 +14,13 @@ The frozen tasks see the same perturbations as the new one (the same standard-no
 scaled by its own embedding's spread).
 
 Caching: the frozen parts never change, so whatever of them does not depend on the random
-perturbations is computed once per molecule before training. For a ``trunk`` part that is its
-shared D-MPNN embedding (the expensive message passing); its per-task MLPs, which the perturbed
-copies must go through, are small. A ``separate`` part perturbs per-bond states inside its message
-passing, so it runs (without gradients) on every batch.
+perturbations is computed once per molecule before training (:func:`frozen_context`). Without
+perturbations (``distance_form="batch"``, or no distance term) that is everything the loss needs
+of them: their LF points, so a training step runs no frozen module at all (``context_kind="lf"``).
+With perturbations, a ``trunk`` part caches its shared D-MPNN embedding (the expensive message
+passing) and its per-task MLPs, which the perturbed copies must go through, run per batch; a
+``separate`` part perturbs per-bond states inside its message passing, so it runs (without
+gradients) on every batch.
 """
 
 from __future__ import annotations
@@ -64,13 +67,38 @@ def cached_embeddings(frozen: GATEModel | ExtendedGATEModel, graphs, batch_size:
     return np.concatenate(chunks)
 
 
+@torch.no_grad()
+def cached_lf_points(frozen: GATEModel | ExtendedGATEModel, graphs, batch_size: int = 256) -> np.ndarray:
+    """``[N, K * d_lf]``: every frozen task's point in the LF frame, per molecule."""
+    frozen.eval()
+    chunks = []
+    for batch in make_loader(GraphDataset(graphs), batch_size):
+        u = torch.cat([p.lf_points(batch.bmg)[1] for p in gate_parts(frozen)])  # [K, B, d_lf]
+        chunks.append(u.transpose(0, 1).reshape(u.shape[1], -1).numpy())
+    return np.concatenate(chunks)
+
+
+def frozen_context(frozen: GATEModel | ExtendedGATEModel, new: GATEModel, graphs,
+                   batch_size: int = 256) -> tuple[np.ndarray | None, str]:
+    """``(per-molecule cache, kind)``: the frozen LF points (``"lf"``) when the new task's loss
+    draws no perturbation, else the trunk embeddings (``"trunk"``, see :func:`cached_embeddings`)."""
+    if not graphs:
+        return None, "trunk"
+    if not new.gate.weights.needs_perturbations:
+        return cached_lf_points(frozen, graphs, batch_size), "lf"
+    return cached_embeddings(frozen, graphs, batch_size), "trunk"
+
+
 class TaskAdditionModel(PropertyModel):
     """The training view: a frozen GATE and the new task's part; predicts the new task only."""
 
     method = "gate-task-addition"
 
-    def __init__(self, frozen: GATEModel | ExtendedGATEModel, new: GATEModel):
+    def __init__(self, frozen: GATEModel | ExtendedGATEModel, new: GATEModel, context_kind: str = "trunk"):
         super().__init__(1, new.d_v, new.d_e, new.config)
+        if context_kind not in ("trunk", "lf"):
+            raise ValueError("context_kind must be 'trunk' or 'lf'")
+        self.context_kind = context_kind
         self.frozen = frozen.requires_grad_(False).eval()
         self.new = new
         self.scaler = new.scaler  # fitted on the new task's training labels
@@ -89,8 +117,11 @@ class TaskAdditionModel(PropertyModel):
 
     def _frozen_views(self, batch: GraphBatch, noise: Tensor | None) -> tuple[Tensor, Tensor | None]:
         parts = gate_parts(self.frozen)
+        if batch.context is not None and self.context_kind == "lf" and noise is None:
+            u = batch.context.reshape(batch.context.shape[0], self.frozen.n_tasks, -1)
+            return u.transpose(0, 1), None
         embeddings: list[Tensor | None] = [None] * len(parts)
-        if batch.context is not None:
+        if batch.context is not None and self.context_kind == "trunk":
             d_h = self.new.config.hidden_size
             trunk = [i for i, p in enumerate(parts) if p.gate.sharing == "trunk"]
             for j, i in enumerate(trunk):
@@ -129,4 +160,4 @@ class TaskAdditionModel(PropertyModel):
         return self.new.parameter_groups()
 
 
-__all__ = ["TaskAdditionModel", "cached_embeddings", "new_task_part"]
+__all__ = ["TaskAdditionModel", "cached_embeddings", "cached_lf_points", "frozen_context", "new_task_part"]

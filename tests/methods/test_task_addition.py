@@ -17,7 +17,7 @@ from molgate.featurize.graphs import FeaturizerSettings, feature_dims, featurize
 from molgate.methods import EncoderConfig, GATEModel, GateConfig
 from molgate.methods.gate_losses import GateLossWeights
 from molgate.methods.extended_gate import ExtendedGATEModel, extend, gate_parts
-from molgate.methods.task_addition import TaskAdditionModel, cached_embeddings, new_task_part
+from molgate.methods.task_addition import TaskAdditionModel, cached_embeddings, frozen_context, new_task_part
 from molgate.train.checkpoint import load_model
 
 from tests.conftest import SMALL
@@ -171,6 +171,32 @@ def test_cached_loss_equals_uncached_loss(freesolv, sharing):
     torch.manual_seed(3)
     b, _ = view.training_loss(cached)
     assert torch.allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("sharing", ["trunk", "separate"])
+def test_cached_lf_points_give_the_uncached_loss_without_running_the_frozen_model(freesolv, sharing):
+    """Without perturbations (batch distances) the frozen LF points are cached whole."""
+    from dataclasses import replace
+
+    frozen = extend(_tiny_gate(sharing=sharing), new_task_part(_tiny_gate(sharing=sharing)))
+    new = new_task_part(frozen, replace(frozen.base.gate, weights=GateLossWeights(distance_form="batch")))
+    graphs = featurize(freesolv["smiles"].iloc[:12].tolist(), cache=False, progress=False)
+    y = freesolv["freesolv"].iloc[:12].to_numpy()[:, None]
+    context, kind = frozen_context(frozen, new, graphs)
+    assert kind == "lf" and context.shape == (12, 3 * 8)
+    plain = next(iter(make_loader(GraphDataset(graphs, y), 12)))
+    cached = next(iter(make_loader(GraphDataset(graphs, y, context), 12)))
+    a, _ = TaskAdditionModel(frozen, new).training_loss(plain)
+    calls = []
+    hooks = [p.transfer.register_forward_pre_hook(lambda *args: calls.append(1)) for p in gate_parts(frozen)]
+    TaskAdditionModel(frozen, new).training_loss(plain)
+    assert calls  # the uncached view does run the frozen modules
+    calls.clear()
+    b, _ = TaskAdditionModel(frozen, new, kind).training_loss(cached)
+    for hook in hooks:
+        hook.remove()
+    assert torch.allclose(a, b, rtol=1e-5, atol=1e-6) and calls == []
+    assert frozen_context(frozen, new_task_part(frozen), graphs)[1] == "trunk"  # perturbations: not cached
 
 
 def test_alignment_loss_is_zero_when_the_new_task_copies_a_frozen_one(freesolv):
