@@ -32,11 +32,13 @@ from molgate.outputs import check_model_out, staged_model_dir
 from molgate.ensemble import fit_members
 from molgate.prediction_output import predict_file
 from molgate.evaluate.plots import latent_spaces_plot, lf_frame_plot, parity_plot, ratio_heatmap
+from molgate.evaluate.training_plots import term_shares_plot
 from molgate.featurize.batching import GraphDataset, make_loader
 from molgate.featurize.graphs import FeaturizerSettings, feature_dims, featurize
 from molgate.methods import MODELS, EncoderConfig, GATEModel, GateConfig, PropertyModel, build_model
 from molgate.methods.gate import set_transfer_ratios
-from molgate.methods.transfer_ratios import RatioSettings, TransferRatioLearner
+from molgate.methods.regression import default_reduction
+from molgate.methods.transfer_ratios import RatioSettings, TransferRatioLearner, split_validation
 from molgate.screen import library as screen_library
 from molgate.train.ratio_callback import LearnedRatios
 from molgate.train.checkpoint import load_model, read_config, save_model, trained_on_largest_fragment
@@ -62,7 +64,7 @@ class PropertyRegressor:
                  progress: bool = True, gate: GateConfig | None = None, devices: int = 1,
                  num_nodes: int = 1,
                  transfer_ratios: str = "uniform", ratios: dict | None = None,
-                 ratio_settings: RatioSettings | None = None):
+                 ratio_settings: RatioSettings | None = None, reduction: str | None = None):
         if method not in MODELS:
             raise ValueError(f"method must be one of {sorted(MODELS)}, got {method!r}")
         self.method = method
@@ -70,7 +72,7 @@ class PropertyRegressor:
                                             ffn_hidden_size, ffn_layers)
         self.train_settings = TrainSettings(epochs, batch_size, patience, warmup_epochs, init_lr,
                                             max_lr, final_lr, seed, accelerator, devices, progress,
-                                            num_nodes)
+                                            num_nodes, reduction or default_reduction(method))
         self.featurizer = FeaturizerSettings(atom_featurizer)
         self.gate_config = gate or GateConfig()
         if transfer_ratios not in ("uniform", "learned", "fixed"):
@@ -121,13 +123,21 @@ class PropertyRegressor:
         return self
 
     def _fit_one(self, model, graphs, y, train_idx, val_idx, work_dir, name, learner=None) -> FitResult:
+        """Fit one model; with a ratio learner, one part of the validation split drives lambda and
+        the other early-stops and selects the checkpoint (they share no molecule)."""
         model.scaler.fit(y[train_idx])
         with torch.no_grad():
             y_std = model.scaler.transform(torch.as_tensor(y, dtype=torch.float32)).numpy()
         train = GraphDataset([graphs[i] for i in train_idx], y_std[train_idx])
+        callbacks = None
+        if learner:
+            ratio_idx, val_idx = split_validation(val_idx, self.ratio_settings.val_fraction,
+                                                  self.train_settings.seed)
+            self.ratio_validation_ = (ratio_idx, val_idx)
+            ratio_val = GraphDataset([graphs[i] for i in ratio_idx], y_std[ratio_idx])
+            callbacks = [LearnedRatios(learner, ratio_val, self.train_settings.batch_size,
+                                       self.train_settings.seed)]
         val = GraphDataset([graphs[i] for i in val_idx], y_std[val_idx])
-        callbacks = [LearnedRatios(learner, val, self.train_settings.batch_size,
-                                   self.train_settings.seed)] if learner else None
         return fit_model(model, train, val, work_dir, self.train_settings, name=name, callbacks=callbacks)
 
     def predict(self, smiles: list[str], batch_size: int = 256) -> np.ndarray:
@@ -154,7 +164,8 @@ class PropertyRegressor:
         model, config = load_model(model_dir)
         gate = GateConfig(**config["gate"]) if "gate" in config else None
         est = cls(method=config["method"], **config["model"],
-                  atom_featurizer=config["featurizer"]["atom_featurizer"], progress=False, gate=gate)
+                  atom_featurizer=config["featurizer"]["atom_featurizer"], progress=False, gate=gate,
+                  reduction=config.get("training", {}).get("reduction"))
         est.model_, est.tasks_ = model, list(config["tasks"])
         return est
 
@@ -300,8 +311,10 @@ def train(data: str | Path, targets: list[str] | None = None, smiles_column: str
             params["ratios"] = json.loads(Path(ratios_file).read_text())
         except (OSError, json.JSONDecodeError) as exc:
             raise InputError(f"cannot read transfer ratios: {exc}", file=str(ratios_file)) from None
-    if transfer_ratios != "uniform" and method not in ("gate", "gate-pair"):
-        raise InputError(f"--transfer-ratios {transfer_ratios} applies to GATE, not {method}")
+    if transfer_ratios != "uniform" and method != "gate":
+        raise InputError(f"--transfer-ratios {transfer_ratios} applies to --method gate, not {method}"
+                         + (" (gate-pair transfers from the source to the target only)"
+                            if method == "gate-pair" else ""))
     params["transfer_ratios"] = transfer_ratios
     from molgate.train.fit import is_global_zero
 
@@ -340,7 +353,7 @@ def _grid_search(data, targets, smiles_column, method, split, seed, out: Path, s
 
     table, _ = read_table(data, smiles_column, targets, long_format=long_format, on_invalid=on_invalid)
     tasks = table.tasks
-    if not 2 <= len(tasks) <= 4 or method not in ("gate", "gate-pair"):
+    if not 2 <= len(tasks) <= 4 or method != "gate":
         raise InputError("--transfer-ratios grid is for GATE with 2 to 4 tasks "
                          f"({len(tasks)} given: {tasks})")
     pairs = list(itertools.combinations(tasks, 2))
@@ -419,6 +432,8 @@ def evaluate(model: str | Path, plots: bool = True) -> dict[str, dict | None]:
             z, u = gate_views(est.model_, graphs)
             lf_frame_plot(u, est.tasks_, model_dir / "lf_frame.png")
             latent_spaces_plot(z, y_true, est.tasks_, model_dir / "latent_spaces.png")
+        if (model_dir / "logs" / "metrics.csv").exists():
+            term_shares_plot(model_dir / "logs" / "metrics.csv", model_dir / "loss_terms.png")
     return metrics
 
 
@@ -469,7 +484,7 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
     import time
 
     from molgate.methods.extended_gate import extend
-    from molgate.methods.task_addition import TaskAdditionModel, cached_embeddings, new_task_part
+    from molgate.methods.task_addition import TaskAdditionModel, frozen_context, new_task_part
 
     model_dir, out = Path(model), Path(out)
     config = read_config(model_dir)
@@ -499,13 +514,12 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
         used = np.union1d(the_split.train, the_split.val)
         graphs = featurize([table.smiles[i] for i in used], featurizer, cache=cache, cache_dir=cache_dir,
                            progress=progress)
+        new = new_task_part(frozen, init_encoder=init_encoder)  # caching draws no random number
         start = time.perf_counter()
-        context = cached_embeddings(frozen, graphs) if cache_frozen else None
+        context, kind = frozen_context(frozen, new, graphs) if cache_frozen else (None, "trunk")
         cache_seconds = time.perf_counter() - start
         position = {int(i): j for j, i in enumerate(used)}
-
-        new = new_task_part(frozen, init_encoder=init_encoder)
-        trainer_view = TaskAdditionModel(frozen, new)
+        trainer_view = TaskAdditionModel(frozen, new, kind)
         trainer_view.scaler.fit(table.y[the_split.train])
         with torch.no_grad():
             y_std = trainer_view.scaler.transform(torch.as_tensor(table.y, dtype=torch.float32)).numpy()

@@ -7,6 +7,7 @@ import logging
 import sys
 
 from molgate import __version__
+from molgate.cli.options import float_in
 from molgate.cli.options import (count, non_negative_float, positive_float, positive_int, probability,
                                  split_sizes_option, unit_interval)
 
@@ -85,7 +86,14 @@ def _add_gate_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--grid-values", nargs="+", type=non_negative_float, default=[0.0, 1.0, 3.0])
     r.add_argument("--outer-lr", type=positive_float, default=0.05, help="learning rate of the ratios")
     r.add_argument("--ratio-interval", type=positive_int, default=10, help="training steps per ratio update")
-    r.add_argument("--ratio-parameterization", choices=["softplus", "sigmoid"], default="softplus")
+    r.add_argument("--ratio-parameterization", choices=["softplus", "sigmoid", "softmax"], default="softplus",
+                   help="softmax: each target's sources share one learned budget (they compete)")
+    r.add_argument("--ratio-preconditioner", choices=["adam", "sgd"], default="adam",
+                   help="the inner step the one-step unrolling follows")
+    r.add_argument("--ratio-val-batches", type=positive_int, default=4,
+                   help="validation batches averaged per ratio update")
+    r.add_argument("--ratio-val-fraction", type=float_in(0.0, 1.0, low_open=True, high_open=True), default=0.5,
+                   help="share of the validation split that drives the ratios (the rest selects)")
     r.add_argument("--hypergradient", choices=["jvp", "finite-difference"], default="jvp")
 
 
@@ -127,7 +135,9 @@ def _ratio_options(a: argparse.Namespace) -> dict:
     return dict(transfer_ratios=a.transfer_ratios, ratios_file=a.ratios_file,
                 grid_values=tuple(a.grid_values),
                 ratio_settings=RatioSettings(a.ratio_parameterization, a.outer_lr, a.ratio_interval,
-                                             a.hypergradient))
+                                             a.hypergradient, preconditioner=a.ratio_preconditioner,
+                                             val_batches=a.ratio_val_batches,
+                                             val_fraction=a.ratio_val_fraction))
 
 
 def cmd_train(a: argparse.Namespace) -> int:
