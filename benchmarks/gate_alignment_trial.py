@@ -51,6 +51,10 @@ VARIANTS: dict[str, tuple] = {
     "separate-pert-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100), TUNED),
     "separate-noalign-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100), OFF),
     "separate-noalign": ("gate", "per-task", dict(sharing="separate"), OFF),
+    "separate-w0.1-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100),
+                           dict(distance_form="batch", alpha=0.1, beta=0.1, gamma=0.1, delta=0.1)),
+    "separate-w0.03-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100),
+                            dict(distance_form="batch", alpha=0.03, beta=0.03, gamma=0.03, delta=0.03)),
     "separate-strong-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100),
                              dict(distance_form="batch", beta=3.0, delta=3.0)),
 }
