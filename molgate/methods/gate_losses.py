@@ -203,10 +203,19 @@ def perturbation_distances(u: Tensor, u_pert: Tensor) -> Tensor:
 
 
 def batch_distances(u: Tensor) -> Tensor:
-    """``s[k, 0, p] = ||u_k(x_b) - u_k(x_b')||_2`` over the pairs b < b' of the batch: ``[K, 1, B(B-1)/2]``."""
+    """``s[k, 0, p] = ||u_k(x_b) - u_k(x_b')||_2`` over the pairs b < b' of the batch: ``[K, 1, B(B-1)/2]``.
+
+    From each task's Gram matrix (one ``[B, d] x [d, B]`` matmul per task), not from the
+    ``[K, B^2/2, d]`` differences, which cost B/2 times the memory of the points themselves.
+    """
     B = u.shape[1]
     first, second = torch.triu_indices(B, B, offset=1, device=u.device)
-    return torch.linalg.vector_norm(u[:, first] - u[:, second], dim=-1).unsqueeze(1)
+    centred = u - u.mean(dim=1, keepdim=True)  # differences unchanged, less cancellation
+    gram = centred @ centred.transpose(1, 2)  # [K, B, B]
+    sq = torch.diagonal(gram, dim1=1, dim2=2)
+    sq_dist = sq.unsqueeze(2) + sq.unsqueeze(1) - 2.0 * gram
+    # clamp before the square root: identical points give distance 0 and a finite gradient
+    return sq_dist[:, first, second].clamp_min(_EPS).sqrt().unsqueeze(1)
 
 
 def normalised_distances(u: Tensor, u_pert: Tensor | None, form: Form = "scale_free") -> Tensor:
