@@ -55,6 +55,10 @@ VARIANTS: dict[str, tuple] = {
                            dict(distance_form="batch", alpha=0.1, beta=0.1, gamma=0.1, delta=0.1)),
     "separate-w0.03-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100),
                             dict(distance_form="batch", alpha=0.03, beta=0.03, gamma=0.03, delta=0.03)),
+    "separate-nomap-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100),
+                            dict(distance_form="batch", use_map=False)),
+    "separate-maponly-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100),
+                              dict(distance_form="batch", use_auto=False, use_cons=False, use_dis=False)),
     "separate-strong-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100),
                              dict(distance_form="batch", beta=3.0, delta=3.0)),
 }
