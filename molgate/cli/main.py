@@ -7,9 +7,8 @@ import logging
 import sys
 
 from molgate import __version__
-from molgate.cli.options import float_in
-from molgate.cli.options import (count, non_negative_float, positive_float, positive_int, probability,
-                                 split_sizes_option, unit_interval)
+from molgate.cli.options import (count, float_in, fragment_option, non_negative_float, overwrite_option,
+                                 positive_float, positive_int, probability, split_sizes_option, unit_interval)
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -95,16 +94,6 @@ def _add_gate_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--ratio-val-fraction", type=float_in(0.0, 1.0, low_open=True, high_open=True), default=0.5,
                    help="share of the validation split that drives the ratios (the rest selects)")
     r.add_argument("--hypergradient", choices=["jvp", "finite-difference"], default="jvp")
-
-
-def _add_overwrite_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--overwrite", action="store_true",
-                   help="replace a non-empty --out folder (the whole folder, once the new model is complete)")
-
-
-def _add_fragment_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--largest-fragment", action="store_true", default=None,
-                   help="predict the largest fragment of multi-fragment SMILES (default: as in training)")
 
 
 def _gate_config(a: argparse.Namespace):
@@ -266,7 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     split_sizes_option(p)
     p.add_argument("--seed", type=count, default=0)
     p.add_argument("--out", required=True, help="model directory")
-    _add_overwrite_option(p)
+    overwrite_option(p)
     p.add_argument("--on-invalid", choices=["error", "skip"], default="error",
                    help="skip: continue and write rejected rows to OUT.rejects.csv")
     p.add_argument("--largest-fragment", action="store_true",
@@ -285,7 +274,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="CSV/Parquet with a SMILES column and the new task")
     p.add_argument("--target", required=True, help="the new task's column (must not be in the model)")
     p.add_argument("--out", required=True, help="the extended model directory (old tasks + the new one)")
-    _add_overwrite_option(p)
+    overwrite_option(p)
     p.add_argument("--smiles-column", default="smiles")
     p.add_argument("--split", choices=["random", "scaffold"], default="scaffold")
     p.add_argument("--split-file", default=None, help="reuse a saved split (molgate split file)")
@@ -319,7 +308,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="bf16: matrix products in bfloat16: faster on GPUs and on CPUs with AVX-512 BF16 or AMX, "
                         "slower elsewhere (a warning says so)")
     p.add_argument("--no-domain", action="store_true", help="skip the applicability-domain similarity")
-    _add_fragment_option(p)
+    fragment_option(p)
     p.add_argument("--domain-threshold", type=unit_interval, default=0.3,
                    help="in_domain = nearest-training-neighbour Tanimoto >= this")
     p.add_argument("--no-progress", action="store_true")
@@ -335,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--id-column", nargs="+", default=None,
                    help="keep only these input columns (and the SMILES); default: every input column")
     p.add_argument("--batch-size", type=positive_int, default=256)
-    _add_fragment_option(p)
+    fragment_option(p)
     p.add_argument("--no-domain", action="store_true", help="skip the applicability-domain similarity")
     p.add_argument("--domain-threshold", type=unit_interval, default=0.3,
                    help="in_domain = nearest-training-neighbour Tanimoto >= this")

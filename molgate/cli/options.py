@@ -1,4 +1,4 @@
-"""Types for numeric options, checked when the command line is parsed.
+"""Types for numeric options, checked when the command line is parsed, and options shared by commands.
 
 A bad number must fail at once with argparse's one-line usage error, not after the data is read
 (``--split-sizes 0.9 0.1 0.0`` used to end in a misleading empty-validation error), deep in
@@ -67,3 +67,13 @@ def split_sizes_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--split-sizes", nargs=3, type=fraction, default=[0.8, 0.1, 0.1], action=SplitSizes,
                    metavar=("TRAIN", "VAL", "TEST"), help="fractions of train, validation and test, each "
                                                           "above 0, summing to 1")
+
+
+def overwrite_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace a non-empty --out folder (the whole folder, once the new model is complete)")
+
+
+def fragment_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--largest-fragment", action="store_true", default=None,
+                   help="predict the largest fragment of multi-fragment SMILES (default: as in training)")
