@@ -223,7 +223,10 @@ def test_cli_fixed_grid_and_learned_ratios(tmp_path, two_task_csv, capsys):
 
     assert main(["train", "--data", str(two_task_csv), "--method", "mtl", "--transfer-ratios", "learned",
                  "--out", str(tmp_path / "x"), *TINY]) == 2
-    assert "applies to GATE" in capsys.readouterr().err
+    assert "applies to --method gate, not mtl" in capsys.readouterr().err
+    assert main(["train", "--data", str(two_task_csv), "--method", "gate-pair", "--target", "freesolv",
+                 "--source", "doubled", "--transfer-ratios", "learned", "--out", str(tmp_path / "p"), *TINY]) == 2
+    assert "source to the target only" in capsys.readouterr().err
     assert main(["train", "--data", str(two_task_csv), "--method", "gate", "--transfer-ratios", "fixed",
                  "--out", str(tmp_path / "y"), *TINY]) == 2
     assert "needs --ratios-file" in capsys.readouterr().err
