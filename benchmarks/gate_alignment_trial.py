@@ -43,6 +43,8 @@ VARIANTS: dict[str, tuple] = {
     "stl": ("stl", "pooled", {}, {}),
     "trunk-w1": ("gate", "per-task", dict(sharing="trunk"), {}),
     "trunk": ("gate", "per-task", dict(sharing="trunk"), TUNED),
+    "trunk-w0.03": ("gate", "per-task", dict(sharing="trunk"),
+                    dict(alpha=0.03, beta=0.03, gamma=0.03, delta=0.03)),
     "trunk-noalign": ("gate", "per-task", dict(sharing="trunk"), OFF),
     "trunk-raw": ("gate", "per-task", dict(sharing="trunk"), dict(form="raw")),
     "separate-batch": ("gate", "per-task", dict(sharing="separate"), dict(distance_form="batch")),
