@@ -18,8 +18,8 @@ from molgate.methods import GateConfig
 #: one change at a time from the defaults; with the scale-free terms a factor of 3 either way moves
 #: a term's gradient share by about that factor (the perturbation scale no longer sets the size of
 #: the distance term, so it is not swept)
-VARIANTS: list[dict] = [{}, {"beta": 0.3}, {"beta": 3.0}, {"delta": 0.3}, {"delta": 3.0},
-                        {"alpha": 0.3}, {"gamma": 0.3}]
+VARIANTS: list[dict] = [{}, {"beta": 0.01}, {"beta": 0.1}, {"delta": 0.01}, {"delta": 0.1},
+                        {"alpha": 0.01}, {"gamma": 0.1}]
 
 
 def variant_config(base: GateConfig, change: dict) -> GateConfig:

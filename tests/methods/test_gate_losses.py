@@ -315,9 +315,11 @@ def test_total_loss_weights_and_switches(bmg):
     torch.testing.assert_close(total.detach(), expected)
     assert set(parts) == {"reg", "auto", "cons", "map", "dis", "total"}
 
+    defaults = GateLossWeights()
     total, parts = total_loss(out["pred"], y, weights=GateLossWeights(use_dis=False, gamma=0.0), **args)
     assert set(parts) == {"reg", "auto", "cons", "total"}
-    torch.testing.assert_close(total.detach(), parts["reg"] + parts["auto"] + parts["cons"])
+    torch.testing.assert_close(total.detach(), parts["reg"] + defaults.alpha * parts["auto"]
+                               + defaults.beta * parts["cons"])
 
 
 def test_distance_loss_gradient_is_finite_when_perturbation_is_zero():

@@ -270,3 +270,16 @@ def test_cli_alignment_options_reach_the_saved_model(trained_gate, tmp_path):
     assert json.loads((mtl / "config.json").read_text())["training"]["reduction"] == "pooled"
     with pytest.raises(SystemExit):
         main(["train", "--data", str(data), "--reduction", "mean", "--out", str(tmp_path / "x")])
+
+
+def test_cli_weight_defaults_are_the_models():
+    import argparse
+
+    from molgate.cli.main import _add_gate_options
+
+    parser = argparse.ArgumentParser()
+    _add_gate_options(parser)
+    a = parser.parse_args([])
+    defaults = GateLossWeights()
+    assert (a.alpha, a.beta, a.gamma, a.delta) == (defaults.alpha, defaults.beta, defaults.gamma, defaults.delta)
+    assert a.alignment_form == defaults.form and a.distance_form == defaults.distance_form

@@ -149,7 +149,8 @@ def test_noise_source_ends_with_a_lower_ratio_than_a_helpful_one(tmp_path, frees
     """Target: 30% of FreeSolv labelled; helpful source: 2*target+1 on every molecule; noise source:
     Gaussian noise. The learned lambda[noise -> target] must end clearly below lambda[helpful -> target].
 
-    Run with the raw alignment form, where the label-space mapping term dominates the pair terms.
+    Run with the raw alignment form at weights 1 (the earlier defaults), where the label-space
+    mapping term dominates the pair terms.
     With the scale-free default both ratios fall together on this toy (0.169 vs 0.170 after 25
     epochs): making the ratios select under the new terms is the transfer-ratio issue's work."""
     import json
@@ -166,7 +167,8 @@ def test_noise_source_ends_with_a_lower_ratio_than_a_helpful_one(tmp_path, frees
     api.train(data, method="gate", split="random", epochs=25, patience=25, out=tmp_path / "m",
               progress=False, hidden_size=32, ffn_hidden_size=32,
               gate=GateConfig(latent_size=16, lf_size=16, perturb_count=2,
-                                weights=GateLossWeights(form="raw")), transfer_ratios="learned",
+                                weights=GateLossWeights(1.0, 1.0, 1.0, 1.0, form="raw")),
+                  transfer_ratios="learned",
               ratio_settings=RatioSettings(interval=1, outer_lr=0.2))
     history = json.loads((tmp_path / "m" / "transfer_ratios_history.json").read_text())
     final = np.array(history["steps"][-1])
