@@ -36,6 +36,7 @@ import pandas as pd
 import torch
 
 from common import WORK, suite_dir, write_result
+from gate_epoch_time import epoch_seconds
 from molgate.data.splits import make_split, save_split, write_chemprop_splits
 from molgate.data.table import read_table
 
@@ -131,17 +132,7 @@ def epoch_cost_vs_k(suite: Path, ks: list[int], n_molecules: int, epochs: int) -
         loader = make_loader(GraphDataset(graphs, y), 64, shuffle=True, seed=0)
         for method in ("mtl", "gate"):
             torch.manual_seed(0)
-            model = build_model(method, k, d_v, d_e, EncoderConfig()).train()
-            opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-            best = float("inf")
-            for _ in range(epochs):
-                t = time.perf_counter()
-                for batch in loader:
-                    opt.zero_grad(set_to_none=True)
-                    loss, _ = model.training_loss(batch)
-                    loss.backward()
-                    opt.step()
-                best = min(best, time.perf_counter() - t)
+            best = epoch_seconds(build_model(method, k, d_v, d_e, EncoderConfig()), loader, epochs)
             rows.append({"K": k, "method": method, "seconds_per_epoch": best})
             print(f"K={k:2d} {method:5s} {best:7.2f} s/epoch", flush=True)
     table = pd.DataFrame(rows).pivot(index="K", columns="method", values="seconds_per_epoch")

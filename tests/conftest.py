@@ -45,3 +45,14 @@ def two_task_csv(tmp_path_factory, two_task_frame):
 
 
 SMALL = dict(hidden_size=32, ffn_hidden_size=32, epochs=2, batch_size=32, progress=False)
+
+
+@pytest.fixture(scope="module")
+def tiny_two_task_model(tmp_path_factory, two_task_csv):
+    """A one-epoch MTL on the two-task file (random split): for tests of what reads a model."""
+    from molgate import api
+
+    out = tmp_path_factory.mktemp("tiny_model") / "m"
+    api.train(two_task_csv, targets=["freesolv", "doubled"], out=out, split="random",
+              hidden_size=16, ffn_hidden_size=16, epochs=1, batch_size=32, progress=False)
+    return out

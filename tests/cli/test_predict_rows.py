@@ -15,10 +15,8 @@ SMALL = dict(hidden_size=16, ffn_hidden_size=16, epochs=1, batch_size=32, progre
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory, two_task_csv):
-    out = tmp_path_factory.mktemp("rows") / "m"
-    api.train(two_task_csv, targets=["freesolv", "doubled"], out=out, split="random", **SMALL)
-    return out
+def model(tiny_two_task_model):
+    return tiny_two_task_model
 
 
 @pytest.fixture

@@ -12,14 +12,11 @@ from molgate import api
 from molgate.cli.main import main
 from molgate.data.table import rejects_path
 
-SMALL = dict(hidden_size=16, ffn_hidden_size=16, epochs=1, batch_size=32, progress=False)
 
 
 @pytest.fixture(scope="module")
-def model(tmp_path_factory, two_task_csv):
-    out = tmp_path_factory.mktemp("screen_input") / "m"
-    api.train(two_task_csv, targets=["freesolv", "doubled"], out=out, split="random", **SMALL)
-    return out
+def model(tiny_two_task_model):
+    return tiny_two_task_model
 
 
 def screen(model, library, out, **kw):
