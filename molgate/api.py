@@ -133,7 +133,6 @@ class PropertyRegressor:
         if learner:
             ratio_idx, val_idx = split_validation(val_idx, self.ratio_settings.val_fraction,
                                                   self.train_settings.seed)
-            self.ratio_validation_ = (ratio_idx, val_idx)
             ratio_val = GraphDataset([graphs[i] for i in ratio_idx], y_std[ratio_idx])
             callbacks = [LearnedRatios(learner, ratio_val, self.train_settings.batch_size,
                                        self.train_settings.seed)]

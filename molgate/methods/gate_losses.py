@@ -179,14 +179,14 @@ def autoencoding_loss(z: Tensor, z_rec: Tensor, form: Form = "scale_free") -> Te
     return (per_task / spread(z) if form == "scale_free" else per_task).sum()
 
 
-def _consistency_inputs(u: Tensor, form: Form) -> Tensor | float:
+def _consistency_normaliser(u: Tensor, form: Form) -> Tensor | float:
     _check_form(form)
     return spread(u) if form == "scale_free" else 1.0
 
 
 def consistency_matrix(u: Tensor, form: Form = "scale_free", detach_sources: bool = False) -> Tensor:
     """``C [K, K]`` with ``C[a, t] = MSE(u_a, u_t) [/ Var(u_t)]`` (diagonal 0)."""
-    norm = _consistency_inputs(u, form)
+    norm = _consistency_normaliser(u, form)
     matrix = pair_mse_matrix(u, detach_sources)
     return matrix / norm.unsqueeze(0) if isinstance(norm, Tensor) else matrix
 
@@ -194,7 +194,7 @@ def consistency_matrix(u: Tensor, form: Form = "scale_free", detach_sources: boo
 def consistency_loss(u: Tensor, weights: Tensor | None = None, reduction: PairReduction = "target_mean",
                      form: Form = "scale_free", detach_sources: bool = False) -> Tensor:
     """``l_cons = (1/c_K) sum_{a != t} lambda[a, t] C[a, t]``; O(K) if ``weights`` is None."""
-    return _pair_term(u, _consistency_inputs(u, form), weights, reduction, detach_sources)
+    return _pair_term(u, _consistency_normaliser(u, form), weights, reduction, detach_sources)
 
 
 def perturbation_distances(u: Tensor, u_pert: Tensor) -> Tensor:

@@ -75,11 +75,6 @@ def regression_loss(pred: Tensor, y: Tensor, mask: Tensor | None = None,
     return reduce_squared_errors(se.sum(dim=0), counts, reduction)
 
 
-def masked_mse(pred: Tensor, y: Tensor, mask: Tensor | None = None) -> Tensor:
-    """The ``pooled`` loss: the mean over every labelled (molecule, task) entry."""
-    return regression_loss(pred, y, mask, "pooled")
-
-
 class SquaredErrorTotals:
     """Per-task sums of squared errors and label counts over many batches (a validation epoch),
     so the epoch's loss is that of the whole set, not a mean of batch means."""
@@ -102,4 +97,4 @@ class SquaredErrorTotals:
 
 __all__ = ["Reduction", "REDUCTIONS", "DEFAULT_REDUCTION", "default_reduction", "check_reduction",
            "labelled_mask", "masked_squared_error", "reduce_squared_errors", "regression_loss",
-           "masked_mse", "SquaredErrorTotals"]
+           "SquaredErrorTotals"]

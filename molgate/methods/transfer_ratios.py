@@ -45,6 +45,7 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+import numpy as np
 import torch
 from torch import Tensor, nn
 from torch.func import functional_call, grad, jvp
@@ -95,8 +96,6 @@ def split_validation(val_idx, fraction: float, seed: int = 0):
     The outer problem fits lambda to its part; judging checkpoints on the same molecules would
     reward that fit. A seeded permutation, so a rerun makes the same cut.
     """
-    import numpy as np
-
     val_idx = np.asarray(val_idx)
     order = np.random.default_rng(seed).permutation(len(val_idx))
     n = int(round(fraction * len(val_idx)))
