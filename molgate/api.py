@@ -24,7 +24,8 @@ import pandas as pd
 import torch
 
 from molgate.data.suite import build_suite, summarize_suite
-from molgate.data.splits import Split, load_split, make_split, save_split, split_counts
+from molgate.data.run_inputs import prepare_split, split_and_record, units_from_manifest
+from molgate.data.splits import Split, make_split, save_split, split_counts
 from molgate.data.table import MoleculeTable, read_table, rejects_path, write_rejects
 from molgate.errors import InputError
 from molgate.evaluate.metrics import evaluation_metrics, metrics_table, read_test_set
@@ -34,6 +35,7 @@ from molgate.prediction_output import predict_file
 from molgate.evaluate.plots import latent_spaces_plot, lf_frame_plot, parity_plot, ratio_heatmap
 from molgate.evaluate.training_plots import term_shares_plot
 from molgate.featurize.batching import GraphDataset, make_loader
+from molgate.jobs.add_task import AddTaskResult, add_task
 from molgate.featurize.graphs import FeaturizerSettings, feature_dims, featurize
 from molgate.methods import MODELS, EncoderConfig, GATEModel, GateConfig, PropertyModel, build_model
 from molgate.methods.gate import set_transfer_ratios
@@ -41,7 +43,7 @@ from molgate.methods.regression import default_reduction
 from molgate.methods.transfer_ratios import RatioSettings, TransferRatioLearner, split_validation
 from molgate.screen import library as screen_library
 from molgate.train.ratio_callback import LearnedRatios
-from molgate.train.checkpoint import load_model, read_config, save_model, trained_on_largest_fragment
+from molgate.train.checkpoint import load_model, read_config, save_model
 from molgate.train.fit import FitResult, fit_model
 from molgate.train.module import TrainSettings
 
@@ -228,54 +230,6 @@ class TrainResult:
     fit: dict = field(default_factory=dict)
 
 
-def units_from_manifest(data: str | Path, tasks: list[str]) -> list[str]:
-    """Units from a property-suite ``manifest.json`` beside the data file, else empty."""
-    manifest = Path(data).parent / "manifest.json"
-    if manifest.exists():
-        try:
-            meta = json.loads(manifest.read_text()).get("tasks", {})
-            return [str(meta.get(t, {}).get("unit", "")) for t in tasks]
-        except (json.JSONDecodeError, AttributeError):
-            pass
-    return [""] * len(tasks)
-
-
-def _check_split(table: MoleculeTable, split: Split, source: str) -> None:
-    counts = split_counts(table, split)
-    for t in table.tasks:
-        for part in ("train", "val"):
-            if counts.loc[t, part] == 0:
-                raise InputError(f"task has no labelled molecule in the {part} split "
-                                 f"({table.label_counts()[t]} labels in all); add data or drop the "
-                                 f"task", file=source, column=t)
-
-
-def prepare_split(table: MoleculeTable, split: str = "scaffold", seed: int = 0,
-                  split_file: str | Path | None = None, sizes=(0.8, 0.1, 0.1)) -> Split:
-    if split_file is not None:
-        return load_split(split_file, table)
-    return make_split(table, split, seed, sizes)
-
-
-def _split_and_record(table: MoleculeTable, rejects, data, out: Path, split: str, seed: int,
-                      split_file, split_sizes, writer: bool = True, rejects_to: Path | None = None
-                      ) -> tuple[Split, pd.DataFrame, Path | None]:
-    """Split (or load the split), check every task has train and validation labels, and write
-    the rejects (beside ``rejects_to``, the final folder), ``split.json`` and
-    ``split_counts.csv`` into ``out`` (when ``writer``)."""
-    rejects_file = write_rejects(rejects, rejects_to or out) if writer else None
-    the_split = prepare_split(table, split, seed, split_file, split_sizes)
-    _check_split(table, the_split, str(data))
-    out.mkdir(parents=True, exist_ok=True)
-    counts = split_counts(table, the_split)
-    if writer:
-        save_split(the_split, table, out / "split.json")
-        counts.to_csv(out / "split_counts.csv")
-        logger.info("split (%s, seed %d), labelled molecules per task:\n%s", the_split.kind, seed,
-                    counts.to_string())
-    return the_split, counts, rejects_file
-
-
 def train(data: str | Path, targets: list[str] | None = None, smiles_column: str = "smiles",
           method: str = "mtl", split: str = "scaffold", seed: int = 0, out: str | Path = "runs/model",
           split_file: str | Path | None = None, split_sizes=(0.8, 0.1, 0.1),
@@ -322,7 +276,7 @@ def train(data: str | Path, targets: list[str] | None = None, smiles_column: str
     with staged_model_dir(out, overwrite, inputs, writer) as stage:
         table, rejects = read_table(data, smiles_column, targets, long_format=long_format,
                                     on_invalid=on_invalid, largest_fragment=largest_fragment)
-        the_split, counts, rejects_file = _split_and_record(table, rejects, data, stage, split, seed,
+        the_split, counts, rejects_file = split_and_record(table, rejects, data, stage, split, seed,
                                                             split_file, split_sizes, writer, out)
         est = PropertyRegressor(method=method, seed=seed, **params).fit(table, the_split, stage)
         if not writer:
@@ -453,106 +407,6 @@ def make_splits(data: str | Path, out_dir: str | Path, targets: list[str] | None
     return paths
 
 
-@dataclass
-class AddTaskResult:
-    model_dir: Path
-    task: str
-    split_counts: pd.DataFrame
-    rejects_file: Path | None
-    seconds: float  # training the new task's modules
-    cache_seconds: float  # computing the frozen model's cached outputs, once
-    fit: dict = field(default_factory=dict)
-
-
-def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
-             smiles_column: str = "smiles", split: str = "scaffold", seed: int = 0,
-             split_file: str | Path | None = None, split_sizes=(0.8, 0.1, 0.1),
-             on_invalid: str = "error", init_encoder: str = "pretrained", cache_frozen: bool = True,
-             epochs: int = 50, batch_size: int = 64, patience: int = 10, warmup_epochs: int = 2,
-             init_lr: float = 1e-4, max_lr: float = 1e-3, final_lr: float = 1e-4,
-             accelerator: str = "cpu", progress: bool = True, cache: bool = True,
-             cache_dir: str | None = None, overwrite: bool = True) -> AddTaskResult:
-    """``molgate add-task``: a GATE model in ``model`` plus one new task, saved to ``out``.
-
-    Everything in ``model`` is frozen (the folder itself is only read); the new task's own
-    modules are trained on ``target`` of ``data`` with the GATE losses against the frozen tasks
-    (:mod:`molgate.methods.task_addition`). The split is of the new data (or ``split_file``):
-    train fits, validation early-stops, test is kept for ``molgate evaluate``. ``out`` is written
-    atomically and replaced only with ``overwrite``, as in :func:`train`.
-    """
-    import time
-
-    from molgate.methods.extended_gate import extend
-    from molgate.methods.task_addition import TaskAdditionModel, frozen_context, new_task_part
-
-    model_dir, out = Path(model), Path(out)
-    config = read_config(model_dir)
-    if config["method"] not in ("gate", "gate-pair", "gate-extended"):
-        raise InputError(f"add-task extends a GATE model; this one was trained with method "
-                         f"{config['method']!r}", file=str(model_dir / "config.json"))
-    if out.resolve() == model_dir.resolve():
-        raise InputError("--out must be a new folder: the pre-trained model is left unchanged",
-                         file=str(out))
-    if target in config["tasks"]:
-        raise InputError(f"task '{target}' already exists in the model {model_dir} (tasks: "
-                         f"{', '.join(config['tasks'])}); add-task only adds new tasks, so retrain "
-                         "the model to change an existing one", file=str(data), column=target)
-    frozen, config = load_model(model_dir)
-    final = out
-    inputs = [p for p in (data, split_file, model_dir) if p is not None]
-    with staged_model_dir(final, overwrite, inputs) as out:  # written here, renamed when complete
-        table, rejects = read_table(data, smiles_column, [target], on_invalid=on_invalid,
-                                    largest_fragment=trained_on_largest_fragment(model_dir))
-        the_split, counts, rejects_file = _split_and_record(table, rejects, data, out, split, seed,
-                                                            split_file, split_sizes, True, final)
-
-        featurizer = FeaturizerSettings(**config["featurizer"])
-        settings = TrainSettings(epochs, batch_size, patience, warmup_epochs, init_lr, max_lr, final_lr,
-                                 seed, accelerator, 1, progress)
-        torch.manual_seed(seed)
-        used = np.union1d(the_split.train, the_split.val)
-        graphs = featurize([table.smiles[i] for i in used], featurizer, cache=cache, cache_dir=cache_dir,
-                           progress=progress)
-        new = new_task_part(frozen, init_encoder=init_encoder)  # caching draws no random number
-        start = time.perf_counter()
-        context, kind = frozen_context(frozen, new, graphs) if cache_frozen else (None, "trunk")
-        cache_seconds = time.perf_counter() - start
-        position = {int(i): j for j, i in enumerate(used)}
-        trainer_view = TaskAdditionModel(frozen, new, kind)
-        trainer_view.scaler.fit(table.y[the_split.train])
-        with torch.no_grad():
-            y_std = trainer_view.scaler.transform(torch.as_tensor(table.y, dtype=torch.float32)).numpy()
-
-        def dataset(idx, with_context: bool) -> GraphDataset:
-            rows = [position[int(i)] for i in idx]
-            ctx = context[rows] if (with_context and context is not None) else None
-            return GraphDataset([graphs[r] for r in rows], y_std[idx], ctx)
-
-        fit = fit_model(trainer_view, dataset(the_split.train, True), dataset(the_split.val, False), out,
-                        settings, name="logs")
-        extended = extend(frozen, new)
-        units = list(config.get("units", [""] * len(config["tasks"]))) + units_from_manifest(data, [target])
-        added_info = list(config.get("added_tasks", [])) + [{
-            "task": target, "data": str(Path(data).resolve()), "smiles_column": smiles_column,
-            "split": the_split.kind, "seed": seed, "init_encoder": init_encoder,
-            "cache_frozen": context is not None, "training": settings.to_dict(), "fit": asdict(fit),
-            "cache_seconds": cache_seconds, "from_model": str(model_dir.resolve())}]
-        keep = {k: config[k] for k in ("data", "training", "fit", "throughput", "transfer_ratios") if k in config}
-        save_model(extended, out, list(config["tasks"]) + [target], units, featurizer,
-                   {**keep, "added_tasks": added_info})
-        from molgate.screen.domain import training_smiles
-
-        earlier = training_smiles(model_dir)  # for the applicability domain of ``molgate screen``
-        (out / "training_smiles.txt").write_text("\n".join(earlier) + "\n")
-        # the test molecules of every task, old and new, for ``molgate evaluate``
-        column = config.get("data", {}).get("smiles_column", "smiles")
-        old_test = model_dir / "test_set.csv"
-        new_test = table.subset(the_split.test).to_frame(smiles_column).rename(columns={smiles_column: column})
-        frames = ([pd.read_csv(old_test)] if old_test.exists() else []) + [new_test]
-        merged = pd.concat(frames, ignore_index=True).groupby(column, sort=False, as_index=False).first()
-        merged.to_csv(out / "test_set.csv", index=False)
-    return AddTaskResult(final, target, counts, rejects_file, fit.seconds, cache_seconds, asdict(fit))
-
 
 def benchmark(tasks="reference10", splits=("scaffold",), seeds=(0, 1, 2, 3, 4),
               methods=("stl", "mtl", "gate", "chemprop"), out: str | Path = "runs/benchmark",
@@ -620,4 +474,5 @@ def screen(model: str | Path, library: list[str | Path], out: str | Path, where:
 
 
 __all__ = ["PropertyRegressor", "screen", "generate_library", "add_task", "AddTaskResult", "benchmark", "TrainResult", "train", "predict", "evaluate", "make_splits",
-           "build_suite", "summarize_suite", "metrics_table", "predict_array", "gate_views"]
+           "build_suite", "summarize_suite", "metrics_table", "predict_array", "gate_views",
+           "prepare_split", "units_from_manifest"]

@@ -1,0 +1,123 @@
+"""``molgate add-task``: a GATE model plus one new task, the pre-trained model left frozen.
+
+The workflow around :mod:`molgate.methods.task_addition` (which holds the model and the losses):
+read and split the new task's data, cache the frozen model's outputs once, train only the new
+task's modules, and save the extended model with the test molecules of every task.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+
+from molgate.data.run_inputs import split_and_record, units_from_manifest
+from molgate.data.table import read_table
+from molgate.errors import InputError
+from molgate.featurize.batching import GraphDataset
+from molgate.featurize.graphs import FeaturizerSettings, featurize
+from molgate.methods.extended_gate import extend
+from molgate.methods.task_addition import TaskAdditionModel, frozen_context, new_task_part
+from molgate.outputs import staged_model_dir
+from molgate.screen.domain import training_smiles
+from molgate.train.checkpoint import load_model, read_config, save_model, trained_on_largest_fragment
+from molgate.train.fit import fit_model
+from molgate.train.module import TrainSettings
+
+
+@dataclass
+class AddTaskResult:
+    model_dir: Path
+    task: str
+    split_counts: pd.DataFrame
+    rejects_file: Path | None
+    seconds: float  # training the new task's modules
+    cache_seconds: float  # computing the frozen model's cached outputs, once
+    fit: dict = field(default_factory=dict)
+
+
+def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
+             smiles_column: str = "smiles", split: str = "scaffold", seed: int = 0,
+             split_file: str | Path | None = None, split_sizes=(0.8, 0.1, 0.1),
+             on_invalid: str = "error", init_encoder: str = "pretrained", cache_frozen: bool = True,
+             epochs: int = 50, batch_size: int = 64, patience: int = 10, warmup_epochs: int = 2,
+             init_lr: float = 1e-4, max_lr: float = 1e-3, final_lr: float = 1e-4,
+             accelerator: str = "cpu", progress: bool = True, cache: bool = True,
+             cache_dir: str | None = None, overwrite: bool = True) -> AddTaskResult:
+    """``molgate add-task``: a GATE model in ``model`` plus one new task, saved to ``out``.
+
+    Everything in ``model`` is frozen (the folder itself is only read); the new task's own
+    modules are trained on ``target`` of ``data`` with the GATE losses against the frozen tasks
+    (:mod:`molgate.methods.task_addition`). The split is of the new data (or ``split_file``):
+    train fits, validation early-stops, test is kept for ``molgate evaluate``. ``out`` is written
+    atomically and replaced only with ``overwrite``, as in :func:`molgate.api.train`.
+    """
+    model_dir, out = Path(model), Path(out)
+    config = read_config(model_dir)
+    if config["method"] not in ("gate", "gate-pair", "gate-extended"):
+        raise InputError(f"add-task extends a GATE model; this one was trained with method "
+                         f"{config['method']!r}", file=str(model_dir / "config.json"))
+    if out.resolve() == model_dir.resolve():
+        raise InputError("--out must be a new folder: the pre-trained model is left unchanged",
+                         file=str(out))
+    if target in config["tasks"]:
+        raise InputError(f"task '{target}' already exists in the model {model_dir} (tasks: "
+                         f"{', '.join(config['tasks'])}); add-task only adds new tasks, so retrain "
+                         "the model to change an existing one", file=str(data), column=target)
+    frozen, config = load_model(model_dir)
+    final = out
+    inputs = [p for p in (data, split_file, model_dir) if p is not None]
+    with staged_model_dir(final, overwrite, inputs) as out:  # written here, renamed when complete
+        table, rejects = read_table(data, smiles_column, [target], on_invalid=on_invalid,
+                                    largest_fragment=trained_on_largest_fragment(model_dir))
+        the_split, counts, rejects_file = split_and_record(table, rejects, data, out, split, seed,
+                                                            split_file, split_sizes, True, final)
+
+        featurizer = FeaturizerSettings(**config["featurizer"])
+        settings = TrainSettings(epochs, batch_size, patience, warmup_epochs, init_lr, max_lr, final_lr,
+                                 seed, accelerator, 1, progress)
+        torch.manual_seed(seed)
+        used = np.union1d(the_split.train, the_split.val)
+        graphs = featurize([table.smiles[i] for i in used], featurizer, cache=cache, cache_dir=cache_dir,
+                           progress=progress)
+        new = new_task_part(frozen, init_encoder=init_encoder)  # caching draws no random number
+        start = time.perf_counter()
+        context, kind = frozen_context(frozen, new, graphs) if cache_frozen else (None, "trunk")
+        cache_seconds = time.perf_counter() - start
+        position = {int(i): j for j, i in enumerate(used)}
+        trainer_view = TaskAdditionModel(frozen, new, kind)
+        trainer_view.scaler.fit(table.y[the_split.train])
+        with torch.no_grad():
+            y_std = trainer_view.scaler.transform(torch.as_tensor(table.y, dtype=torch.float32)).numpy()
+
+        def dataset(idx, with_context: bool) -> GraphDataset:
+            rows = [position[int(i)] for i in idx]
+            ctx = context[rows] if (with_context and context is not None) else None
+            return GraphDataset([graphs[r] for r in rows], y_std[idx], ctx)
+
+        fit = fit_model(trainer_view, dataset(the_split.train, True), dataset(the_split.val, False), out,
+                        settings, name="logs")
+        extended = extend(frozen, new)
+        units = list(config.get("units", [""] * len(config["tasks"]))) + units_from_manifest(data, [target])
+        added_info = list(config.get("added_tasks", [])) + [{
+            "task": target, "data": str(Path(data).resolve()), "smiles_column": smiles_column,
+            "split": the_split.kind, "seed": seed, "init_encoder": init_encoder,
+            "cache_frozen": context is not None, "training": settings.to_dict(), "fit": asdict(fit),
+            "cache_seconds": cache_seconds, "from_model": str(model_dir.resolve())}]
+        keep = {k: config[k] for k in ("data", "training", "fit", "throughput", "transfer_ratios") if k in config}
+        save_model(extended, out, list(config["tasks"]) + [target], units, featurizer,
+                   {**keep, "added_tasks": added_info})
+        earlier = training_smiles(model_dir)  # for the applicability domain of ``molgate screen``
+        (out / "training_smiles.txt").write_text("\n".join(earlier) + "\n")
+        # the test molecules of every task, old and new, for ``molgate evaluate``
+        column = config.get("data", {}).get("smiles_column", "smiles")
+        old_test = model_dir / "test_set.csv"
+        new_test = table.subset(the_split.test).to_frame(smiles_column).rename(columns={smiles_column: column})
+        frames = ([pd.read_csv(old_test)] if old_test.exists() else []) + [new_test]
+        merged = pd.concat(frames, ignore_index=True).groupby(column, sort=False, as_index=False).first()
+        merged.to_csv(out / "test_set.csv", index=False)
+    return AddTaskResult(final, target, counts, rejects_file, fit.seconds, cache_seconds, asdict(fit))
