@@ -22,7 +22,7 @@ from rdkit import Chem
 
 from common import suite_dir, write_result
 from molgate.featurize.graphs import FeaturizerSettings
-from molgate.nn.deduplicated_message_passing import environments
+from molgate.nn.message_passing.environments import environments
 from molgate.nn.dmpnn import MoleculeEncoder
 from molgate.screen.library import enumerate_molecules
 from screen_throughput import TASKS

@@ -14,7 +14,7 @@ from chemprop.data.collate import BatchMolGraph
 from chemprop.data.molgraph import MolGraph
 from torch.utils.data import DataLoader, Dataset, get_worker_info
 
-from molgate.nn.environment_cache import DatasetEnvironments, LabelledBatchMolGraph
+from molgate.nn.message_passing.environment_cache import DatasetEnvironments, LabelledBatchMolGraph
 
 
 class GraphBatch(NamedTuple):

@@ -12,7 +12,7 @@ import torch
 from chemprop.data.collate import BatchMolGraph
 from torch import Tensor, nn
 
-from molgate.nn.heads import TargetScaler
+from molgate.nn.transforms import TargetScaler
 from molgate.methods.regression import default_reduction, regression_loss
 
 

@@ -38,9 +38,9 @@ from molgate.methods.base import EncoderConfig, PropertyModel
 from molgate.methods.gate_losses import (GateLossWeights, autoencoding_loss, loss_terms,
                                          pair_terms_matrix)
 from molgate.methods.regression import regression_loss
-from molgate.nn.batched_dmpnn import BatchedBondMessagePassing
 from molgate.nn.dmpnn import MoleculeEncoder
-from molgate.nn.gate_modules import BatchedMLP
+from molgate.nn.message_passing.batched import BatchedBondMessagePassing
+from molgate.nn.mlp import BatchedMLP
 
 SHARING = ("separate", "trunk")
 

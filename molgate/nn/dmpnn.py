@@ -5,8 +5,8 @@ Aggregation is ``mean`` by default (the D-MPNN paper's choice; Chemprop v2's CLI
 ``norm``, a sum divided by 100).
 
 The message passing is chemprop's function, computed once per distinct environment: without
-autograd by :mod:`molgate.nn.deduplicated_message_passing` (screening, validation), with autograd
-by :mod:`molgate.nn.training_message_passing` (training, 2-3x faster per step on a CPU). Setting
+autograd by :mod:`molgate.nn.message_passing.deduplicated` (screening, validation), with autograd
+by :mod:`molgate.nn.message_passing.training` (training, 2-3x faster per step on a CPU). Setting
 ``MOLGATE_DEDUP_TRAINING=0`` (or ``encoder.deduplicate_training = False``) trains with chemprop's
 own forward instead, to compare the two.
 """
@@ -21,10 +21,10 @@ from chemprop.nn.message_passing import BondMessagePassing
 import torch
 from torch import Tensor, nn
 
-from molgate.nn.deduplicated_message_passing import bond_message_passing_deduplicated
-from molgate.nn.inference_message_passing import aggregate_inference, supports_fast_inference
-from molgate.nn.training_message_passing import (aggregate, bond_message_passing_training,
-                                                 supports_deduplicated_training)
+from molgate.nn.message_passing.deduplicated import bond_message_passing_deduplicated
+from molgate.nn.message_passing.inference import supports_fast_inference
+from molgate.nn.message_passing.sums import aggregate
+from molgate.nn.message_passing.training import bond_message_passing_training, supports_deduplicated_training
 
 AGGREGATIONS = {"mean": MeanAggregation, "sum": SumAggregation, "norm": NormAggregation}
 DEDUP_TRAINING_ENV = "MOLGATE_DEDUP_TRAINING"
@@ -59,7 +59,7 @@ class MoleculeEncoder(nn.Module):
         mp = self.message_passing
         if not torch.is_grad_enabled() and not self.training and supports_fast_inference(mp):
             # the same function, computed once per distinct environment: 5-15x faster on a CPU
-            return aggregate_inference(self.aggregation, bond_message_passing_deduplicated(mp, bmg), bmg.batch)
+            return aggregate(self.aggregation, bond_message_passing_deduplicated(mp, bmg), bmg.batch)
         if self.uses_deduplicated_training():
             # the same function with gradients, once per distinct environment
             return aggregate(self.aggregation, bond_message_passing_training(mp, bmg), bmg.batch)

@@ -19,8 +19,8 @@ from molgate.methods.gate_losses import (
 )
 from molgate.methods.regression import regression_loss
 from reference_losses import pairwise_consistency_loss, pairwise_distance_loss, pairwise_mapping_loss
-from molgate.nn.batched_dmpnn import BatchedBondMessagePassing
-from molgate.nn.gate_modules import BatchedMLP
+from molgate.nn.message_passing.batched import BatchedBondMessagePassing
+from molgate.nn.mlp import BatchedMLP
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "CCN(CC)CC", "OCC(N)C(=O)O", "ClC(Cl)Cl",
           "C1CC1C#N", "CCCCCCCC", "O=C(O)c1ccccc1", "CC(C)O"]

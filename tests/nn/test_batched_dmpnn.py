@@ -7,7 +7,8 @@ from chemprop.nn.agg import MeanAggregation
 from chemprop.nn.message_passing import BondMessagePassing
 from rdkit import Chem
 
-from molgate.nn.batched_dmpnn import BatchedBondMessagePassing, mean_aggregate
+from molgate.nn.message_passing.batched import BatchedBondMessagePassing
+from molgate.nn.message_passing.sums import aggregate
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C", "OCC(N)C(=O)O", "ClC(Cl)Cl", "C1CC1C#N",
           "CCCCCCCC"]
@@ -91,7 +92,7 @@ def test_mean_aggregate_matches_chemprop_with_leading_dims():
     torch.manual_seed(3)
     batch = torch.tensor([0, 0, 1, 2, 2, 2])
     H = torch.randn(2, 3, 6, 5)
-    out = mean_aggregate(H, batch, 3)
+    out = aggregate(MeanAggregation(), H, batch, 3)
     for i in range(2):
         for j in range(3):
             torch.testing.assert_close(out[i, j], MeanAggregation()(H[i, j], batch))

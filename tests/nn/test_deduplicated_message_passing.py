@@ -6,8 +6,9 @@ from chemprop.data import BatchMolGraph
 from chemprop.nn.message_passing import BondMessagePassing
 from rdkit import Chem
 
-import molgate.nn.deduplicated_message_passing as dedup
-from molgate.nn.deduplicated_message_passing import bond_message_passing_deduplicated, fold_rows, row_labels
+import molgate.nn.message_passing.environments as labelling
+from molgate.nn.message_passing.deduplicated import bond_message_passing_deduplicated
+from molgate.nn.message_passing.environments import environments, fold_rows, row_labels
 
 # repeated building blocks (the case it speeds up) next to odd ones: ions, lone atoms, rings, stereo
 SMILES = ["CCO", "CCCO", "CCCCO", "c1ccccc1O", "c1ccccc1CO", "CC(=O)Nc1ccc(O)cc1", "C", "[Na+].[Cl-]",
@@ -45,7 +46,7 @@ def test_batch_without_bonds_falls_back(featurizer):
 def test_ambiguous_projection_falls_back_to_exact_path(featurizer, monkeypatch):
     mp = BondMessagePassing(featurizer.atom_fdim, featurizer.bond_fdim, 16).eval()
     bmg = _batch(featurizer, SMILES)
-    monkeypatch.setattr(dedup, "row_labels", lambda X, weights=None: None)
+    monkeypatch.setattr(labelling, "row_labels", lambda X, weights=None: None)
     with torch.no_grad():
         torch.testing.assert_close(bond_message_passing_deduplicated(mp, bmg), mp(bmg), atol=1e-5, rtol=1e-5)
 
@@ -79,8 +80,6 @@ def test_fold_rows_labels_equal_rows_equally():
 def test_environments_of_butane(featurizer):
     """Butane: CH3->CH2 and CH2->X bonds at level 0; three 1-hop bond environments; two atom
     environments; copies of a molecule add none."""
-    from molgate.nn.deduplicated_message_passing import environments
-
     one = environments(_batch(featurizer, ["CCCC"]), depth=2)
     three = environments(_batch(featurizer, ["CCCC"] * 3), depth=2)
     assert one.bond_counts == three.bond_counts == [2, 3]

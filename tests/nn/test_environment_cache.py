@@ -9,10 +9,10 @@ from chemprop.nn.message_passing import BondMessagePassing
 from rdkit import Chem
 
 import molgate.featurize.batching as batching
-import molgate.nn.environment_cache as cache
+import molgate.nn.message_passing.environment_cache as cache
 from molgate.featurize.batching import GraphDataset
-from molgate.nn.environment_cache import DatasetEnvironments, LabelledBatchMolGraph
-from molgate.nn.training_message_passing import bond_message_passing_training, training_plan
+from molgate.nn.message_passing.environment_cache import DatasetEnvironments, LabelledBatchMolGraph
+from molgate.nn.message_passing.training import bond_message_passing_training, training_plan
 
 SET = ["CCO", "CCCCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C", "[He]", "[Na+].[Cl-]", "CC(=O)[O-].[Na+]",
        "[NH4+]", "O=[N+]([O-])c1ccccc1", "F/C=C/F", "F/C=C\\F", "C[C@H](N)C(=O)O", "c1ccc2ccccc2c1",

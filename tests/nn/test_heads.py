@@ -1,7 +1,8 @@
 import numpy as np
 import torch
 
-from molgate.nn.heads import TargetScaler, TaskHeads
+from molgate.nn.heads import TaskHeads
+from molgate.nn.transforms import TargetScaler
 
 
 def test_task_heads_equal_independent_mlps():

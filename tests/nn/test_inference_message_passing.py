@@ -7,10 +7,10 @@ from chemprop.nn.agg import MeanAggregation, NormAggregation, SumAggregation
 from chemprop.nn.message_passing import AtomMessagePassing, BondMessagePassing
 from rdkit import Chem
 
-from molgate.nn.deduplicated_message_passing import bond_message_passing_deduplicated
 from molgate.nn.dmpnn import MoleculeEncoder
-from molgate.nn.inference_message_passing import (aggregate_inference, bond_message_passing_inference,
-                                                   supports_fast_inference)
+from molgate.nn.message_passing.deduplicated import bond_message_passing_deduplicated
+from molgate.nn.message_passing.inference import bond_message_passing_inference, supports_fast_inference
+from molgate.nn.message_passing.sums import aggregate
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)Nc1ccc(O)cc1", "C", "[Na+].[Cl-]", "OCC(N)C(=O)O", "C1CC1C#N",
           "F/C=C/F", "C[C@H](N)C(=O)O"]
@@ -36,7 +36,7 @@ def test_fast_message_passing_equals_chemprop(featurizer, bmg, depth, bias):
 def test_fast_aggregation_equals_chemprop(bmg, agg):
     torch.manual_seed(0)
     H = torch.randn(bmg.V.shape[0], 16)
-    torch.testing.assert_close(aggregate_inference(agg, H, bmg.batch), agg(H, bmg.batch), atol=1e-6, rtol=1e-6)
+    torch.testing.assert_close(aggregate(agg, H, bmg.batch), agg(H, bmg.batch), atol=1e-6, rtol=1e-6)
 
 
 def test_only_the_configuration_molgate_builds_is_accelerated(featurizer):
@@ -66,7 +66,7 @@ def test_encoder_uses_fast_path_only_without_autograd(featurizer, bmg, monkeypat
         fast = enc(bmg)
     assert calls == [1]
     torch.testing.assert_close(fast, reference.detach(), atol=1e-5, rtol=1e-5)
-    enc.train()  # training: autograd needs the differentiable path (molgate.nn.training_message_passing)
+    enc.train()  # training: autograd needs the differentiable path (molgate.nn.message_passing.training)
     with torch.no_grad():
         enc(bmg)
     assert calls == [1]

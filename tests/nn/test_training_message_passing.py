@@ -9,10 +9,11 @@ from chemprop.nn.message_passing import BondMessagePassing
 from rdkit import Chem
 
 import molgate.nn.dmpnn as dmpnn
-import molgate.nn.training_message_passing as tmp
+import molgate.nn.message_passing.training as tmp
 from molgate.nn.dmpnn import MoleculeEncoder
-from molgate.nn.training_message_passing import (aggregate, bond_message_passing_training,
-                                                 supports_deduplicated_training, training_plan)
+from molgate.nn.message_passing.sums import aggregate
+from molgate.nn.message_passing.training import (bond_message_passing_training, supports_deduplicated_training,
+                                                 training_plan)
 
 # suite-like molecules (repeated building blocks) and odd ones: single atoms, charged atoms and
 # zwitterions, stereo (E/Z, R/S), fused and bridged rings, disconnected fragments (salts)

@@ -1,6 +1,6 @@
 """Environment labels of a whole molecule set, computed once and sliced for every batch.
 
-Labelling a training batch from scratch (:func:`~molgate.nn.deduplicated_message_passing.
+Labelling a training batch from scratch (:func:`~molgate.nn.message_passing.environments.
 environments`) costs about a tenth of a deduplicated training step on a CPU, and an epoch relabels
 the same molecules in new combinations. So the training set is labelled once, as one graph: the
 labels are then exact across the whole set (equal labels iff equal environments), and a batch's
@@ -22,8 +22,8 @@ from chemprop.data import BatchMolGraph
 from chemprop.data.molgraph import MolGraph
 from torch import Tensor
 
-from molgate.nn.deduplicated_message_passing import (Environments, _neighbourhood_labels,
-                                                     environments, incoming_edges, row_labels)
+from molgate.nn.message_passing.environments import (Environments, environments, incoming_edges,
+                                                     neighbourhood_labels, row_labels)
 
 
 class DatasetEnvironments:
@@ -72,7 +72,7 @@ class DatasetEnvironments:
         _, own = torch.unique(atom_rows[atoms], return_inverse=True)
         own = own.to(device)
         in_edges = incoming_edges(bmg.edge_index[1], bmg.V.shape[0])
-        atom_label, n_atom = _neighbourhood_labels(own, int(own.max()) + 1, in_edges, labels[-1], counts[-1])
+        atom_label, n_atom = neighbourhood_labels(own, int(own.max()) + 1, in_edges, labels[-1], counts[-1])
         return Environments(labels, counts, atom_label, n_atom, in_edges)
 
 

@@ -1,19 +1,20 @@
-r"""Chemprop's bond message passing for inference, computed once per distinct local environment.
+r"""Exact labels of the local environments of a batch, for computing message passing once per
+environment.
 
 A directed bond's hidden vector after ``t`` message-passing steps is a function of its ``t``-hop
 environment only: the atom and bond it starts from and, recursively, the environments of the bonds
-that feed it (Weisfeiler-Lehman refinement on directed bonds). A batch of a screening library
-repeats environments massively (aromatic C-H, CH2 chains, the same building blocks): in a batch
-of 1,024 molecules typically a few per cent of the directed bonds have a distinct 2-hop
-environment, and a third to a half of the atoms a distinct 3-hop one. So the environments are
-labelled first, with exact integer operations (sorting and ``torch.unique``, no hashing), and
-the matrix products, which are most of the cost, run once per label instead of once per bond.
+that feed it (Weisfeiler-Lehman refinement on directed bonds):
 
-It is the same function as :class:`chemprop.nn.message_passing.BondMessagePassing` in eval mode,
-with the same weights and equations, up to float summation order (tested). Atom and bond feature
-rows are told apart by a random projection and then checked exactly; if two distinct rows ever
-met on the same projection the batch falls back to the plain inference path, so the result never
-depends on luck.
+.. math::
+
+    \ell_0(vw) = (\ell(x_v), \ell(e_{vw})), \qquad
+    \ell_t(vw) = \big(\ell_0(vw), \{\!\{\ell_{t-1}(uv) : u \in \mathcal N(v) \setminus w\}\!\}\big)
+
+and an atom's output vector is a function of :math:`(\ell(x_v), \{\!\{\ell_{T-1}(wv)\}\!\})`.
+The labels are computed with exact integer operations (sorting and ``torch.unique``, no
+hashing). Atom and bond feature rows are told apart by a random projection and then checked
+exactly; if two distinct rows ever met on the same projection the batch is not labelled (the
+callers fall back to a plain path), so no result depends on luck.
 """
 
 from __future__ import annotations
@@ -22,10 +23,7 @@ from dataclasses import dataclass
 
 import torch
 from chemprop.data import BatchMolGraph
-from chemprop.nn.message_passing import BondMessagePassing
 from torch import Tensor
-
-from molgate.nn.inference_message_passing import bond_message_passing_inference
 
 _LIMIT = 2**62
 
@@ -50,7 +48,7 @@ def fold_rows(rows: Tensor, bases: list[int]) -> tuple[Tensor, int]:
     return labels, int(labels.max()) + 1
 
 
-def _first_members(labels: Tensor, n_labels: int) -> Tensor:
+def first_members(labels: Tensor, n_labels: int) -> Tensor:
     """For each label, the first row carrying it (deterministic representatives)."""
     idx = torch.arange(len(labels), device=labels.device)
     return torch.full((n_labels,), len(labels), dtype=torch.long, device=labels.device).scatter_reduce_(
@@ -68,7 +66,7 @@ def row_labels(X: Tensor, weights: Tensor | None = None) -> tuple[Tensor, int] |
     weights = weights.to(X.device)
     _, labels = torch.unique(X.double() @ weights, return_inverse=True)
     n = int(labels.max()) + 1
-    if not torch.equal(X[_first_members(labels, n)][labels], X):  # distinct rows, same projection
+    if not torch.equal(X[first_members(labels, n)][labels], X):  # distinct rows, same projection
         return None
     return labels, n
 
@@ -90,12 +88,14 @@ class Environments:
     in_edges: Tensor
 
 
-def _padded(labels: Tensor, n_labels: int) -> Tensor:
+def padded_labels(labels: Tensor, n_labels: int) -> Tensor:
+    """``labels`` plus one for the padding bond ``n_edges`` of :func:`incoming_edges`."""
     return torch.cat([labels, labels.new_tensor([n_labels])])  # the sentinel bond gets label n_labels
 
 
-def _neighbourhood_labels(own: Tensor, n_own: int, edges: Tensor, labels: Tensor, n_labels: int):
-    rows = torch.cat([own.unsqueeze(1), _padded(labels, n_labels)[edges].sort(dim=1).values], dim=1)
+def neighbourhood_labels(own: Tensor, n_own: int, edges: Tensor, labels: Tensor, n_labels: int):
+    """One refinement step: a row's own label and the sorted labels of the ``edges`` feeding it."""
+    rows = torch.cat([own.unsqueeze(1), padded_labels(labels, n_labels)[edges].sort(dim=1).values], dim=1)
     return fold_rows(rows, [n_own] + [n_labels + 1] * edges.shape[1])
 
 
@@ -127,46 +127,8 @@ def environments(bmg: BatchMolGraph, depth: int) -> Environments | None:
     label, n = fold_rows(torch.stack([atom_rows[0][src], bond_rows[0]], dim=1), [atom_rows[1], bond_rows[1]])
     labels, counts = [label], [n]  # level 0: the bond's first atom and the bond itself
     for _ in range(1, depth):
-        label, n = _neighbourhood_labels(labels[0], counts[0], feeding, label, n)
+        label, n = neighbourhood_labels(labels[0], counts[0], feeding, label, n)
         labels.append(label)
         counts.append(n)
-    atom_label, n_atom = _neighbourhood_labels(atom_rows[0], atom_rows[1], in_edges, label, n)
+    atom_label, n_atom = neighbourhood_labels(atom_rows[0], atom_rows[1], in_edges, label, n)
     return Environments(labels, counts, atom_label, n_atom, in_edges)
-
-
-@torch.no_grad()
-def bond_message_passing_deduplicated(mp: BondMessagePassing, bmg: BatchMolGraph) -> Tensor:
-    """Atom hidden vectors ``[n_atoms, d_h]``, as ``mp(bmg)`` in eval mode."""
-    env = environments(bmg, mp.depth)
-    if env is None:
-        return bond_message_passing_inference(mp, bmg)
-    V, E = bmg.V, bmg.E
-    src = bmg.edge_index[0]
-    rev = bmg.rev_edge_index
-    d_v = V.shape[1]
-    label0 = env.bond_labels[0]
-    rep0 = _first_members(label0, env.bond_counts[0])
-    W_i = mp.W_i.weight
-    h0 = torch.addmm(torch.mm(V[src[rep0]], W_i[:, :d_v].t()), E[rep0].to(V.dtype), W_i[:, d_v:].t())
-    if mp.W_i.bias is not None:
-        h0 += mp.W_i.bias
-    H = torch.relu(h0)  # one row per environment
-    for t in range(1, mp.depth):
-        previous, n_previous = env.bond_labels[t - 1], env.bond_counts[t - 1]
-        rep = _first_members(env.bond_labels[t], env.bond_counts[t])
-        H_pad = torch.cat([H, H.new_zeros(1, H.shape[1])])
-        # as chemprop: the sum over all incoming bonds, then minus the reverse bond
-        summed = H_pad[_padded(previous, n_previous)[env.in_edges[src[rep]]]].sum(dim=1)
-        M = summed.sub_(H[previous[rev[rep]]])
-        H = torch.addmm(h0[label0[rep]], M, mp.W_h.weight.t())
-        if mp.W_h.bias is not None:
-            H += mp.W_h.bias
-        H.relu_()
-    last, n_last = env.bond_labels[-1], env.bond_counts[-1]
-    rep_atom = _first_members(env.atom_labels, env.atom_count)
-    H_pad = torch.cat([H, H.new_zeros(1, H.shape[1])])
-    M_atom = H_pad[_padded(last, n_last)[env.in_edges[rep_atom]]].sum(dim=1)
-    W_o = mp.W_o.weight
-    out = torch.addmm(mp.W_o.bias, V[rep_atom], W_o[:, :d_v].t())
-    out = torch.addmm(out, M_atom.to(out.dtype), W_o[:, d_v:].t().to(out.dtype)).relu_()
-    return out[env.atom_labels]

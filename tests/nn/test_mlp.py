@@ -4,7 +4,7 @@ import pytest
 import torch
 from torch import nn
 
-from molgate.nn.gate_modules import BatchedLinear, BatchedMLP
+from molgate.nn.mlp import BatchedLinear, BatchedMLP
 
 
 @pytest.mark.parametrize("n_layers", [0, 1, 2])

@@ -30,7 +30,6 @@ all K encoders in one call.
 
 from __future__ import annotations
 
-import math
 from typing import Sequence
 
 import torch
@@ -40,20 +39,10 @@ from chemprop.nn.message_passing import BondMessagePassing
 from chemprop.nn.utils import get_activation_function
 from torch import Tensor, nn
 
-__all__ = ["BatchedBondMessagePassing", "mean_aggregate", "init_stacked_linear_"]
+from molgate.nn.message_passing.sums import MEAN, aggregate, sum_into_atoms
+from molgate.nn.mlp import init_stacked_linear_
 
-
-def init_stacked_linear_(weight: Tensor, bias: Tensor | None) -> None:
-    """Initialise ``[K, out, in]`` weights slice by slice exactly as :class:`torch.nn.Linear` does.
-
-    ``nn.init.kaiming_uniform_(a=sqrt(5))`` would read the fan-in of a 3-D tensor from the wrong
-    axis, so the equivalent bound ``1/sqrt(in)`` is applied directly.
-    """
-    bound = 1.0 / math.sqrt(weight.shape[-1]) if weight.shape[-1] > 0 else 0.0
-    with torch.no_grad():
-        weight.uniform_(-bound, bound)
-        if bias is not None:
-            bias.uniform_(-bound, bound)
+__all__ = ["BatchedBondMessagePassing"]
 
 
 def _stacked_affine(x: Tensor, weight: Tensor, bias: Tensor | None = None,
@@ -76,17 +65,6 @@ def _stacked_affine(x: Tensor, weight: Tensor, bias: Tensor | None = None,
         out = torch.einsum("ri,koi->kro", rows[0], weight)
         out = out if base is None else out + base
     return out.reshape(K, *x.shape[1:-1], d_out)
-
-
-def mean_aggregate(H: Tensor, batch: Tensor, n_mols: int) -> Tensor:
-    """Mean of atom vectors per molecule: ``H [*lead, n_atoms, d] -> [*lead, n_mols, d]``.
-
-    Same result as chemprop's ``MeanAggregation`` (a molecule with no atoms is featurised by
-    chemprop as one zero atom, so every molecule owns at least one row).
-    """
-    summed = H.new_zeros(*H.shape[:-2], n_mols, H.shape[-1]).index_add_(-2, batch, H)
-    counts = torch.bincount(batch, minlength=n_mols).clamp_(min=1).to(H.dtype)
-    return summed / counts.unsqueeze(-1)
 
 
 class BatchedBondMessagePassing(nn.Module):
@@ -239,12 +217,12 @@ class BatchedBondMessagePassing(nn.Module):
         # sum is computed once for all encoders.
         H = self.tau(h0)
         for _ in range(1, self.depth):
-            M = self._sum_into_atoms(H, dst, n_atoms).index_select(-2, src) - H.index_select(-2, bmg.rev_edge_index)
+            M = sum_into_atoms(H, dst, n_atoms).index_select(-2, src) - H.index_select(-2, bmg.rev_edge_index)
             H = self.dropout(self.tau(_stacked_affine(M, self.W_h_weight, self.W_h_bias, add=h0)))
 
         # W_o (x_v || m_v) split as W_o[:, :d_v] x_v + W_o[:, d_v:] m_v: the atom part is the same
         # for every sample, so it is computed once per encoder instead of concatenated K*|S| times.
-        M_atoms = self._sum_into_atoms(H, dst, n_atoms)
+        M_atoms = sum_into_atoms(H, dst, n_atoms)
         from_atoms = torch.einsum("ni,khi->knh", bmg.V, self.W_o_weight[:, :, : self.d_v])
         from_atoms = from_atoms.reshape(self.n_encoders, *(1,) * (M_atoms.dim() - 3), n_atoms, self.d_h)
         if M_atoms.dim() == 3:  # no sample dims: fuse the addition into the batched matmul
@@ -255,9 +233,4 @@ class BatchedBondMessagePassing(nn.Module):
 
     def encode(self, bmg: BatchMolGraph, h0: Tensor | None = None) -> Tensor:
         """Molecule vectors ``[K, *S, n_mols, d_h]``: :meth:`forward` then the mean over atoms."""
-        return mean_aggregate(self(bmg, h0), bmg.batch, len(bmg))
-
-    @staticmethod
-    def _sum_into_atoms(H: Tensor, dst: Tensor, n_atoms: int) -> Tensor:
-        """Sum edge messages into their destination atoms: ``[..., n_edges, d] -> [..., n_atoms, d]``."""
-        return H.new_zeros(*H.shape[:-2], n_atoms, H.shape[-1]).index_add_(-2, dst, H)
+        return aggregate(MEAN, self(bmg, h0), bmg.batch, len(bmg))

@@ -1,4 +1,5 @@
-r"""Per-task MLPs with stacked weights: GATE's Encoder MLP, Transfer, Inverse and Head.
+r"""Per-task MLPs with stacked weights: GATE's Encoder MLP, Transfer, Inverse and Head, the
+prediction heads, and the initialiser of every stacked weight.
 
 Task k owns an MLP :math:`f_k`; all K of them are stored as ``[K, out, in]`` tensors and applied
 with one batched matmul per layer:
@@ -20,15 +21,27 @@ sample dims (``x[t, a, n] = u_a`` of molecule n) and slice t is still processed 
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import torch
 from chemprop.nn.utils import get_activation_function
 from torch import Tensor, nn
 
-from molgate.nn.batched_dmpnn import init_stacked_linear_
+__all__ = ["BatchedLinear", "BatchedMLP", "init_stacked_linear_"]
 
-__all__ = ["BatchedLinear", "BatchedMLP"]
+
+def init_stacked_linear_(weight: Tensor, bias: Tensor | None) -> None:
+    """Initialise ``[K, out, in]`` weights slice by slice exactly as :class:`torch.nn.Linear` does.
+
+    ``nn.init.kaiming_uniform_(a=sqrt(5))`` would read the fan-in of a 3-D tensor from the wrong
+    axis, so the equivalent bound ``1/sqrt(in)`` is applied directly.
+    """
+    bound = 1.0 / math.sqrt(weight.shape[-1]) if weight.shape[-1] > 0 else 0.0
+    with torch.no_grad():
+        weight.uniform_(-bound, bound)
+        if bias is not None:
+            bias.uniform_(-bound, bound)
 
 
 class BatchedLinear(nn.Module):

@@ -12,7 +12,7 @@ The equations are chemprop's :class:`~chemprop.nn.message_passing.BondMessagePas
     h_v = \tau\left(\mathbf W_o (x_v \mathbin\Vert m_v)\right)
 
 ``h_{vw}^{(t)}`` depends only on the ``t``-hop environment of the directed bond, and ``h_v`` only
-on the atom's environment (:func:`~molgate.nn.deduplicated_message_passing.environments` labels
+on the atom's environment (:func:`~molgate.nn.message_passing.environments.environments` labels
 them exactly, with integer operations). So every row is computed once per label ``L``:
 
 .. math::
@@ -43,13 +43,12 @@ from dataclasses import dataclass
 
 import torch
 from chemprop.data import BatchMolGraph
-from chemprop.nn.agg import MeanAggregation, NormAggregation, SumAggregation
 from chemprop.nn.message_passing import BondMessagePassing
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from molgate.nn.deduplicated_message_passing import _first_members, environments
-from molgate.nn.inference_message_passing import supports_fast_inference
+from molgate.nn.message_passing.environments import environments, first_members
+from molgate.nn.message_passing.inference import supports_fast_inference
 
 
 def supports_deduplicated_training(mp: nn.Module) -> bool:
@@ -123,7 +122,7 @@ def training_plan(bmg: BatchMolGraph, depth: int) -> TrainingPlan | None:
 
 @torch.no_grad()
 def _training_plan(bmg: BatchMolGraph, depth: int) -> TrainingPlan | None:
-    # a batch drawn from a labelled set (molgate.nn.environment_cache) slices the set's labels
+    # a batch drawn from a labelled set (molgate.nn.message_passing.environment_cache) slices the set's labels
     env = bmg.environments(depth) if hasattr(bmg, "environments") else None
     env = environments(bmg, depth) if env is None else env
     if env is None:
@@ -131,15 +130,15 @@ def _training_plan(bmg: BatchMolGraph, depth: int) -> TrainingPlan | None:
     src, rev = bmg.edge_index[0], bmg.rev_edge_index
     n_edges = len(rev)
     label0 = env.bond_labels[0]
-    rep0 = _first_members(label0, env.bond_counts[0])
+    rep0 = first_members(label0, env.bond_counts[0])
     h0_index, messages = [], []
     for t in range(1, depth):
-        rep = _first_members(env.bond_labels[t], env.bond_counts[t])
+        rep = first_members(env.bond_labels[t], env.bond_counts[t])
         feed = env.in_edges[src[rep]]
         feed = feed.masked_fill(feed == rev[rep].unsqueeze(1), n_edges)  # all but the reverse bond
         messages.append(_sums(feed, env.bond_labels[t - 1], n_edges))
         h0_index.append(label0[rep])
-    atom_rep = _first_members(env.atom_labels, env.atom_count)
+    atom_rep = first_members(env.atom_labels, env.atom_count)
     atom_messages = _sums(env.in_edges[atom_rep], env.bond_labels[-1], n_edges)
     return TrainingPlan(src[rep0], rep0, h0_index, messages, atom_rep, atom_messages, env.atom_labels)
 
@@ -183,17 +182,3 @@ def _linear_of_sums(sums: Sums, H: Tensor, weight: Tensor, base: Tensor) -> Tens
     if H.shape[0] < sums.n_rows:
         return sums(F.linear(H, weight), base)
     return torch.addmm(base, sums(H), weight.t())
-
-
-def aggregate(agg: nn.Module, H: Tensor, batch: Tensor) -> Tensor:
-    """Chemprop's mean, sum or norm aggregation as one differentiable ``index_add`` (chemprop's
-    ``scatter_reduce`` over an index repeated to the full width costs more); others: chemprop's."""
-    if type(agg) not in (MeanAggregation, SumAggregation, NormAggregation) or len(batch) == 0:
-        return agg(H, batch)
-    n_mols = int(batch.max()) + 1
-    out = H.new_zeros(n_mols, H.shape[1]).index_add(0, batch, H)
-    if type(agg) is MeanAggregation:
-        return out / torch.bincount(batch, minlength=n_mols).clamp_(min=1).unsqueeze(1).to(out.dtype)
-    if type(agg) is NormAggregation:
-        return out / agg.norm
-    return out

@@ -6,8 +6,8 @@ chemprop's forward spends more time moving memory than multiplying:
 
 * ``W_i (x_src || e)`` is split into ``(W_i^v x)[src] + W_i^e e``: the atom part is multiplied once
   per atom instead of once per directed bond, and the concatenated input is never built;
-* messages (and atoms, into molecules) are summed into atoms with ``index_add_`` instead of a ``scatter_reduce_`` over an index
-  repeated to the full hidden width;
+* messages are summed into atoms (and atoms into molecules) with one ``index_add_``
+  (:mod:`molgate.nn.message_passing.sums`);
 * the residual ``h0 + W_h m`` and ``W_o (x || m) + b`` are fused matrix products (``addmm``), and
   the ReLU and the reverse-edge subtraction run in place.
 
@@ -20,18 +20,16 @@ from __future__ import annotations
 
 import torch
 from chemprop.data import BatchMolGraph
-from chemprop.nn.agg import MeanAggregation, NormAggregation, SumAggregation
 from chemprop.nn.message_passing import BondMessagePassing
 from torch import Tensor, nn
 
+from molgate.nn.message_passing.sums import sum_into_atoms
+
 
 def supports_fast_inference(mp: nn.Module) -> bool:
+    """The configuration molgate builds: directed, ReLU, no vertex descriptors or graph transform."""
     return (isinstance(mp, BondMessagePassing) and not mp.undirected and mp.W_d is None
             and isinstance(mp.tau, nn.ReLU) and isinstance(mp.graph_transform, nn.Identity))
-
-
-def _sum_into_atoms(H: Tensor, dst: Tensor, n_atoms: int) -> Tensor:
-    return H.new_zeros(n_atoms, H.shape[1]).index_add_(0, dst, H)
 
 
 @torch.no_grad()
@@ -47,26 +45,12 @@ def bond_message_passing_inference(mp: BondMessagePassing, bmg: BatchMolGraph) -
         h0 += mp.W_i.bias
     H = torch.relu(h0)
     for _ in range(1, mp.depth):
-        M = _sum_into_atoms(H, dst, V.shape[0]).index_select(0, src).sub_(H.index_select(0, bmg.rev_edge_index))
+        M = sum_into_atoms(H, dst, V.shape[0]).index_select(0, src).sub_(H.index_select(0, bmg.rev_edge_index))
         H = torch.addmm(h0, M, mp.W_h.weight.t())
         if mp.W_h.bias is not None:
             H += mp.W_h.bias
         H.relu_()
     W_o = mp.W_o.weight
     out = torch.addmm(mp.W_o.bias, V, W_o[:, :d_v].t())
-    out = torch.addmm(out, _sum_into_atoms(H, dst, V.shape[0]).to(out.dtype), W_o[:, d_v:].t().to(out.dtype))
+    out = torch.addmm(out, sum_into_atoms(H, dst, V.shape[0]).to(out.dtype), W_o[:, d_v:].t().to(out.dtype))
     return out.relu_()
-
-
-@torch.no_grad()
-def aggregate_inference(agg: nn.Module, H: Tensor, batch: Tensor) -> Tensor:
-    """Chemprop's mean, sum or norm aggregation with one ``index_add_`` (other kinds: chemprop's)."""
-    if type(agg) not in (MeanAggregation, SumAggregation, NormAggregation) or len(batch) == 0:
-        return agg(H, batch)
-    n_mols = int(batch.max()) + 1
-    out = H.new_zeros(n_mols, H.shape[1]).index_add_(0, batch, H)
-    if type(agg) is MeanAggregation:
-        return out.div_(torch.bincount(batch, minlength=n_mols).clamp_(min=1).unsqueeze(1).to(out.dtype))
-    if type(agg) is NormAggregation:
-        return out.div_(agg.norm)
-    return out
