@@ -16,8 +16,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from molgate.screen.models import ScreenModels, load_screen_models
+from molgate.screen.output import ScreenSettings, output_columns, output_schema, write_chunk
 from molgate.screen.prepare import PreparedChunk, init_worker, prepare_chunk
 from molgate.screen.reader import LibraryChunk
+from molgate.screen.where import parse_where
 
 
 class ChunkScreener:
@@ -25,23 +28,17 @@ class ChunkScreener:
 
     def __init__(self, model_dirs: list[str], settings: dict, reference: list[str] | None, parts: str,
                  files: list[str], device: str | None = "cpu", threads: int = 1):
-        from molgate.screen.models import load_screen_models
-        from molgate.screen.run import ScreenSettings, _schema, output_columns
-        from molgate.screen.where import parse_where
-
         torch.set_num_threads(max(1, threads))
         self.settings = ScreenSettings(**settings)
         self.models = load_screen_models(model_dirs[0], model_dirs[1:], device)
         where = self.settings.where
         self.criteria = parse_where(where, output_columns(self.models, self.settings)[3:]) if where else None
-        self.schema = _schema(self.models, self.settings)
+        self.schema = output_schema(self.models, self.settings)
         self.parts = Path(parts)
         self.file_index = {f: i for i, f in enumerate(files)}
         init_worker(self.models.featurizer, reference, self.settings.largest_fragment)
 
     def __call__(self, chunk: LibraryChunk) -> int:
-        from molgate.screen.run import write_chunk
-
         prepared, preds = self.predict(chunk)
         return write_chunk(prepared, preds, self.models, self.settings, self.criteria, self.schema,
                            self.parts, self.file_index[chunk.file])
@@ -71,7 +68,7 @@ def merge_prepared(chunk: LibraryChunk, pieces: list[PreparedChunk]) -> Prepared
                          sum(p.multi_fragment for p in pieces))
 
 
-def _concat_predictions(preds: list[np.ndarray], models) -> np.ndarray:
+def _concat_predictions(preds: list[np.ndarray], models: ScreenModels) -> np.ndarray:
     if not preds:
         return np.zeros((0, len(models.models), len(models.tasks)), dtype=np.float32)
     return np.concatenate(preds)

@@ -9,6 +9,7 @@ fingerprints) a molecule is flagged out of domain.
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +17,8 @@ from rdkit import Chem, DataStructs
 from rdkit.Chem import rdFingerprintGenerator
 
 from molgate.errors import InputError
+
+logger = logging.getLogger("molgate")
 
 RADIUS, BITS = 2, 2048
 DEFAULT_THRESHOLD = 0.3
@@ -93,3 +96,11 @@ def training_smiles(model_dir: str | Path) -> list[str]:
     if extra.exists():
         smiles += [s for s in extra.read_text().splitlines() if s]
     return list(dict.fromkeys(smiles))
+
+
+def reference_smiles(model_dirs: list[str]) -> list[str]:
+    """The training molecules of every model (an ensemble's too), the domain's reference."""
+    reference = sorted({s for d in model_dirs for s in training_smiles(d)})
+    if not reference:
+        logger.warning("no training molecules found beside the model(s): nn_similarity is 0")
+    return reference

@@ -23,7 +23,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from molgate.screen.reader import LibraryChunk, _kind, iter_chunks
+from molgate.screen.chunk_screener import ChunkScreener
+from molgate.screen.domain import reference_smiles
+from molgate.screen.models import ScreenModels
+from molgate.screen.output import ScreenSettings, ScreenSummary, complete, output_schema
+from molgate.screen.reader import LibraryChunk, file_kind, iter_chunks, progress_bar
 
 
 def _text_descriptors(path: Path, file_index: int, chunk_size: int, start_index: int) -> list[dict]:
@@ -50,7 +54,7 @@ def chunk_descriptors(files: list[Path], chunk_size: int, smiles_column: str, st
     """One small dict per chunk, numbered like :func:`molgate.screen.reader.iter_chunks`."""
     out: list[dict] = []
     for file_index, path in enumerate(files):
-        kind, gz = _kind(path)
+        kind, gz = file_kind(path)
         if kind == "text" and not gz and b"\r" not in _sample(path):
             out += _text_descriptors(path, file_index, chunk_size, len(out))
         elif kind == "parquet":
@@ -115,8 +119,6 @@ class RayChunkScreener:
     loaded once, then one chunk per call."""
 
     def __init__(self, **kwargs):
-        from molgate.screen.chunk_screener import ChunkScreener
-
         self.screener = ChunkScreener(**kwargs)
 
     def __call__(self, batch: dict) -> dict:
@@ -128,11 +130,9 @@ class RayChunkScreener:
         return {"index": np.asarray(batch["index"]), "read": np.asarray(n_read)}
 
 
-def screen_with_ray(models, files: list[Path], out: Path, settings, workers: int, progress: bool,
-                    parts: Path, signature: str, done: set[int]):
-    import ray
-
-    from molgate.screen.run import _schema, complete, progress_bar, reference_smiles
+def screen_with_ray(models: ScreenModels, files: list[Path], out: Path, settings: ScreenSettings, workers: int,
+                    progress: bool, parts: Path, signature: str, done: set[int]) -> ScreenSummary:
+    import ray  # lazy: an optional dependency (pip install molgate[ray]), only for --engine ray
 
     stage = parts / "inputs"
     stage.mkdir(exist_ok=True)
@@ -149,7 +149,8 @@ def screen_with_ray(models, files: list[Path], out: Path, settings, workers: int
     context.execution_options.preserve_order = False
     start = time.perf_counter()
     read_now = 0
-    bar = progress_bar(files, settings, done, progress, desc="screen (ray)")
+    bar = progress_bar(files, settings.smiles_column, len(done) * settings.chunk_size, progress,
+                       desc="screen (ray)")
     try:
         if todo:
             ds = ray.data.from_items(todo, override_num_blocks=max(1, min(len(todo), 8 * workers)))
@@ -157,7 +158,7 @@ def screen_with_ray(models, files: list[Path], out: Path, settings, workers: int
                 RayChunkScreener, batch_size=1, num_cpus=1, concurrency=workers,
                 fn_constructor_kwargs=dict(
                     model_dirs=models.dirs, device=None, settings=asdict(settings),
-                    reference=reference_smiles(models, settings), parts=str(parts),
+                    reference=reference_smiles(models.dirs) if settings.domain else None, parts=str(parts),
                     files=[str(f) for f in files], threads=1))
             for batch in ds.iter_batches(batch_size=1, batch_format="numpy"):
                 n = int(batch["read"].sum())
@@ -167,5 +168,5 @@ def screen_with_ray(models, files: list[Path], out: Path, settings, workers: int
         bar.close()
         if started_here:
             ray.shutdown()
-    return complete(parts, out, _schema(models, settings), signature, len(done), read_now,
+    return complete(parts, out, output_schema(models, settings), signature, len(done), read_now,
                     time.perf_counter() - start)

@@ -16,6 +16,7 @@ from typing import Iterator
 
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+from tqdm.auto import tqdm
 
 from molgate.errors import InputError
 
@@ -31,7 +32,7 @@ class LibraryChunk:
     smiles: list[str]
 
 
-def _kind(path: Path) -> tuple[str, bool]:
+def file_kind(path: Path) -> tuple[str, bool]:
     suffixes = [s.lower() for s in path.suffixes]
     gz = bool(suffixes) and suffixes[-1] == ".gz"
     ext = suffixes[-2] if gz and len(suffixes) > 1 else (suffixes[-1] if suffixes else "")
@@ -80,7 +81,7 @@ def _table_batches(path: Path, kind: str, gz: bool, column: str, batch_rows: int
 
 
 def _file_rows(path: Path, column: str, batch_rows: int) -> Iterator[tuple[int, str]]:
-    kind, gz = _kind(path)
+    kind, gz = file_kind(path)
     if kind == "text":
         yield from _text_rows(path, gz)
         return
@@ -99,7 +100,7 @@ def check_library(files: list[str | Path], smiles_column: str = "smiles") -> Non
         path = Path(f)
         if not path.is_file():
             raise InputError("library file not found", file=str(path))
-        kind, _ = _kind(path)
+        kind, _ = file_kind(path)
         if kind == "parquet" and smiles_column not in pq.ParquetFile(path).schema_arrow.names:
             raise InputError("missing SMILES column", file=str(path), column=smiles_column)
 
@@ -109,7 +110,7 @@ def count_rows(files: list[str | Path], smiles_column: str = "smiles") -> int:
     total = 0
     for f in files:
         path = Path(f)
-        kind, gz = _kind(path)
+        kind, gz = file_kind(path)
         if kind == "parquet":
             total += pq.ParquetFile(path).metadata.num_rows
             continue
@@ -145,3 +146,12 @@ def iter_chunks(files: list[str | Path], chunk_size: int = 10_000, smiles_column
             if index not in skip:
                 yield LibraryChunk(index, str(path), rows, smiles)
             index += 1
+
+
+def progress_bar(files: list[Path], smiles_column: str, rows_done: int, progress: bool,
+                 desc: str = "screen") -> tqdm:
+    """Molecules read, with rate and ETA; ``rows_done`` (chunks done before) count as read."""
+    total = count_rows(files, smiles_column)
+    bar = tqdm(total=total, unit="mol", desc=desc, disable=not progress, smoothing=0.1)
+    bar.update(min(total, rows_done))
+    return bar

@@ -307,7 +307,7 @@ def test_chunk_screener_streams_batches_with_the_same_result(model, freesolv, tm
     from molgate.screen.chunk_screener import ChunkScreener
     from molgate.screen.prepare import prepare_chunk
     from molgate.screen.reader import LibraryChunk
-    from molgate.screen.run import ScreenSettings
+    from molgate.screen.output import ScreenSettings
 
     smiles = freesolv["smiles"].iloc[:40].tolist()
     smiles[3], smiles[17] = "not-a-smiles", ""
