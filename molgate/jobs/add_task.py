@@ -20,8 +20,10 @@ from molgate.data.table import read_table
 from molgate.errors import InputError
 from molgate.featurize.batching import GraphDataset
 from molgate.featurize.graphs import FeaturizerSettings, featurize
-from molgate.methods.extended_gate import extend
-from molgate.methods.task_addition import TaskAdditionModel, frozen_context, new_task_part
+from molgate.methods.extended_gate import ExtendedGATEModel, extend
+from molgate.methods.gate import GATEModel
+from molgate.methods.task_addition import (PERTURBATIONS, FrozenContext, TaskAdditionModel, frozen_context,
+                                          new_task_part)
 from molgate.outputs import staged_model_dir
 from molgate.screen.domain import training_smiles
 from molgate.train.checkpoint import load_model, read_config, save_model, trained_on_largest_fragment
@@ -40,10 +42,42 @@ class AddTaskResult:
     fit: dict = field(default_factory=dict)
 
 
+@dataclass
+class Addition:
+    """Everything a task addition trains: the view (new part + frozen model) and its datasets."""
+
+    view: TaskAdditionModel
+    train: GraphDataset
+    val: GraphDataset
+    context: FrozenContext
+    cache_seconds: float  # computing the frozen model's cached outputs, once
+
+
+def prepare_addition(frozen: GATEModel | ExtendedGATEModel, train_graphs, y_train: np.ndarray, val_graphs,
+                     y_val: np.ndarray, init_encoder: str = "pretrained", perturbations: str = "bank",
+                     cache_frozen: bool = True, map_sources: int | None = None, diagnostics: bool = False,
+                     seed: int = 0) -> Addition:
+    """The new task's part (initialised from the global RNG), the frozen context of its training
+    molecules, the training view with its scaler fitted on ``y_train`` ``[n, 1]``, and the
+    standardised datasets (only the training set carries the context)."""
+    new = new_task_part(frozen, init_encoder=init_encoder)  # caching draws no random number
+    start = time.perf_counter()
+    context = frozen_context(frozen, new, train_graphs, perturbations=perturbations, cache=cache_frozen, seed=seed)
+    cache_seconds = time.perf_counter() - start
+    view = TaskAdditionModel(frozen, new, context.kind, context.scales, map_sources, diagnostics)
+    view.scaler.fit(y_train)
+    with torch.no_grad():
+        y_train, y_val = (view.scaler.transform(torch.as_tensor(y, dtype=torch.float32)).numpy()
+                          for y in (y_train, y_val))
+    return Addition(view, GraphDataset(train_graphs, y_train, context.values), GraphDataset(val_graphs, y_val),
+                    context, cache_seconds)
+
+
 def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
              smiles_column: str = "smiles", split: str = "scaffold", seed: int = 0,
              split_file: str | Path | None = None, split_sizes=(0.8, 0.1, 0.1),
              on_invalid: str = "error", init_encoder: str = "pretrained", cache_frozen: bool = True,
+             perturbations: str = "bank", map_sources: int | None = None, diagnostics: bool = False,
              epochs: int = 50, batch_size: int = 64, patience: int = 10, warmup_epochs: int = 2,
              init_lr: float = 1e-4, max_lr: float = 1e-3, final_lr: float = 1e-4,
              accelerator: str = "cpu", progress: bool = True, cache: bool = True,
@@ -55,8 +89,18 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
     (:mod:`molgate.methods.task_addition`). The split is of the new data (or ``split_file``):
     train fits, validation early-stops, test is kept for ``molgate evaluate``. ``out`` is written
     atomically and replaced only with ``overwrite``, as in :func:`molgate.api.train`.
+
+    ``perturbations`` (``"bank"``: fixed draws per molecule, so the frozen parts' views are cached
+    once; ``"per_step"``: fresh draws, the frozen MLPs run on every step), ``map_sources`` (the
+    frozen sources of the mapping term per step, None: all) and ``cache_frozen``: see
+    :mod:`molgate.methods.task_addition`. ``diagnostics`` logs the per-term gradient norms
+    once per epoch (one backward per term and parameter group: about an epoch's cost on small data).
     """
     model_dir, out = Path(model), Path(out)
+    if perturbations not in PERTURBATIONS:
+        raise InputError(f"perturbations must be one of {', '.join(PERTURBATIONS)}, not {perturbations!r}")
+    if map_sources is not None and map_sources < 1:
+        raise InputError(f"map_sources must be at least 1 (or None for every frozen source), not {map_sources}")
     config = read_config(model_dir)
     if config["method"] not in ("gate", "gate-pair", "gate-extended"):
         raise InputError(f"add-task extends a GATE model; this one was trained with method "
@@ -84,29 +128,20 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
         used = np.union1d(the_split.train, the_split.val)
         graphs = featurize([table.smiles[i] for i in used], featurizer, cache=cache, cache_dir=cache_dir,
                            progress=progress)
-        new = new_task_part(frozen, init_encoder=init_encoder)  # caching draws no random number
-        start = time.perf_counter()
-        context, kind = frozen_context(frozen, new, graphs) if cache_frozen else (None, "trunk")
-        cache_seconds = time.perf_counter() - start
         position = {int(i): j for j, i in enumerate(used)}
-        trainer_view = TaskAdditionModel(frozen, new, kind)
-        trainer_view.scaler.fit(table.y[the_split.train])
-        with torch.no_grad():
-            y_std = trainer_view.scaler.transform(torch.as_tensor(table.y, dtype=torch.float32)).numpy()
-
-        def dataset(idx, with_context: bool) -> GraphDataset:
-            rows = [position[int(i)] for i in idx]
-            ctx = context[rows] if (with_context and context is not None) else None
-            return GraphDataset([graphs[r] for r in rows], y_std[idx], ctx)
-
-        fit = fit_model(trainer_view, dataset(the_split.train, True), dataset(the_split.val, False), out,
-                        settings, name="logs")
+        rows = {part: [position[int(i)] for i in idx] for part, idx in (("train", the_split.train), ("val", the_split.val))}
+        addition = prepare_addition(frozen, [graphs[r] for r in rows["train"]], table.y[the_split.train],
+                                    [graphs[r] for r in rows["val"]], table.y[the_split.val], init_encoder,
+                                    perturbations, cache_frozen, map_sources, diagnostics, seed)
+        fit = fit_model(addition.view, addition.train, addition.val, out, settings, name="logs")
+        new, context, cache_seconds = addition.view.new, addition.context, addition.cache_seconds
         extended = extend(frozen, new)
         units = list(config.get("units", [""] * len(config["tasks"]))) + units_from_manifest(data, [target])
         added_info = list(config.get("added_tasks", [])) + [{
             "task": target, "data": str(Path(data).resolve()), "smiles_column": smiles_column,
             "split": the_split.kind, "seed": seed, "init_encoder": init_encoder,
-            "cache_frozen": context is not None, "training": settings.to_dict(), "fit": asdict(fit),
+            "cache_frozen": cache_frozen, "context": context.kind, "perturbations": perturbations,
+            "map_sources": map_sources, "training": settings.to_dict(), "fit": asdict(fit),
             "cache_seconds": cache_seconds, "from_model": str(model_dir.resolve())}]
         keep = {k: config[k] for k in ("data", "training", "fit", "throughput", "transfer_ratios") if k in config}
         save_model(extended, out, list(config["tasks"]) + [target], units, featurizer,

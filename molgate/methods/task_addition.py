@@ -13,17 +13,34 @@ for every frozen source a -> n and 0 elsewhere (pairs among frozen tasks have no
 The frozen tasks see the same perturbations as the new one (the same standard-normal draws, each
 scaled by its own embedding's spread).
 
-Caching: the frozen parts never change, so whatever of them does not depend on the random
-perturbations is computed once per molecule before training (:func:`frozen_context`). Without
-perturbations (``distance_form="batch"``, or no distance term) that is everything the loss needs
-of them: their LF points, so a training step runs no frozen module at all (``context_kind="lf"``).
-With perturbations, a ``trunk`` part caches its shared D-MPNN embedding (the expensive message
-passing) and its per-task MLPs, which the perturbed copies must go through, run per batch; a
-``separate`` part perturbs per-bond states inside its message passing, so it runs (without
-gradients) on every batch.
+**Perturbations** (``perturbations``). ``"bank"`` (the default, **[ours]**): every molecule has a
+fixed bank of M standard-normal draws, the same in every epoch, and a frozen part scales them by
+the spread of its embedding over the new task's training molecules (a fixed number, as the part
+is frozen). ``"per_step"`` (the earlier path): fresh draws on every step, every part scaled by its
+batch spread. The new part always scales its draws by its own batch spread, as in GATE training.
+
+**Caching** (:func:`frozen_context`): the frozen parts never change, so whatever of them the loss
+needs is computed once per molecule before training and travels with the batch.
+
+* ``"bank"``: the bank, every frozen task's LF point ``u_a`` and its distances to its M perturbed
+  points ``s_a^i = ||u_a(x) - u_a(x^i)||`` (all the distance term needs of a source). A training
+  step runs no frozen module; the loss is that of the same draws computed without the cache
+  (``"bank-noise"``, which carries the bank alone and runs the frozen parts on every batch).
+* ``"lf"``: without perturbations (``distance_form="batch"``, or no distance term) the frozen LF
+  points are everything.
+* ``"trunk"`` (per-step draws): a ``trunk`` part caches its D-MPNN embedding and runs its MLPs on
+  every batch; a ``separate`` part perturbs per-bond states inside its message passing, so it
+  runs whole (without gradients) on every batch and has no bank.
+
+**Mapping sources** (``map_sources``): P[a, n] sends every frozen source's LF points through the
+new task's Inverse and Head, K times the rows of one task. ``map_sources = S < K`` uses S sources
+drawn without replacement on each step, weighted K / S: an unbiased estimate of the same term.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -33,7 +50,11 @@ from molgate.featurize.batching import GraphBatch, GraphDataset, make_loader
 from molgate.methods.base import PropertyModel
 from molgate.methods.extended_gate import ExtendedGATEModel, gate_parts
 from molgate.methods.gate import GATEModel, GateConfig
-from molgate.methods.gate_losses import loss_terms
+from molgate.methods.gate_losses import loss_terms, pair_normaliser, perturbation_distances
+
+PERTURBATIONS = ("bank", "per_step")
+CONTEXT_KINDS = ("trunk", "lf", "bank", "bank-noise")
+_EPS = 1e-12  # as in gate_losses: a batch of identical distances keeps a finite normaliser
 
 
 def new_task_part(frozen: GATEModel | ExtendedGATEModel, gate: GateConfig | None = None,
@@ -52,6 +73,10 @@ def new_task_part(frozen: GATEModel | ExtendedGATEModel, gate: GateConfig | None
     return new
 
 
+def _batches(graphs, batch_size: int, context: np.ndarray | None = None):
+    return make_loader(GraphDataset(graphs, context=context), batch_size)
+
+
 @torch.no_grad()
 def cached_embeddings(frozen: GATEModel | ExtendedGATEModel, graphs, batch_size: int = 256
                       ) -> np.ndarray | None:
@@ -61,9 +86,7 @@ def cached_embeddings(frozen: GATEModel | ExtendedGATEModel, graphs, batch_size:
     if not parts or not graphs:
         return None
     frozen.eval()
-    chunks = []
-    for batch in make_loader(GraphDataset(graphs), batch_size):
-        chunks.append(torch.cat([p.trunk(batch.bmg) for p in parts], dim=1).numpy())
+    chunks = [torch.cat([p.trunk(b.bmg) for p in parts], dim=1).numpy() for b in _batches(graphs, batch_size)]
     return np.concatenate(chunks)
 
 
@@ -72,36 +95,126 @@ def cached_lf_points(frozen: GATEModel | ExtendedGATEModel, graphs, batch_size: 
     """``[N, K * d_lf]``: every frozen task's point in the LF frame, per molecule."""
     frozen.eval()
     chunks = []
-    for batch in make_loader(GraphDataset(graphs), batch_size):
+    for batch in _batches(graphs, batch_size):
         u = torch.cat([p.lf_points(batch.bmg)[1] for p in gate_parts(frozen)])  # [K, B, d_lf]
         chunks.append(u.transpose(0, 1).reshape(u.shape[1], -1).numpy())
     return np.concatenate(chunks)
 
 
-def frozen_context(frozen: GATEModel | ExtendedGATEModel, new: GATEModel, graphs,
-                   batch_size: int = 256) -> tuple[np.ndarray | None, str]:
-    """``(per-molecule cache, kind)``: the frozen LF points (``"lf"``) when the new task's loss
-    draws no perturbation, else the trunk embeddings (``"trunk"``, see :func:`cached_embeddings`)."""
+def bank_applies(frozen: GATEModel | ExtendedGATEModel, new: GATEModel) -> bool:
+    """A per-molecule bank needs one embedding vector per molecule: every part shares a trunk."""
+    return all(p.gate.sharing == "trunk" for p in [*gate_parts(frozen), new])
+
+
+def perturbation_bank(n: int, count: int, size: int, seed: int = 0) -> np.ndarray:
+    """``[n, count * size]``: ``count`` fixed standard-normal draws of a ``size`` vector per molecule."""
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randn(n, count * size, generator=generator).numpy()
+
+
+@torch.no_grad()
+def frozen_scales(frozen: GATEModel | ExtendedGATEModel, graphs, batch_size: int = 256) -> Tensor:
+    """``[P, d_h]``: each frozen part's perturbation scale, ``sigma * std(e)`` over ``graphs`` of its
+    trunk embedding e (``correction=0``): the fixed counterpart of the batch spread of
+    :meth:`GATEModel.perturb`, which a frozen part's cached views cannot follow."""
+    parts = gate_parts(frozen)
+    frozen.eval()
+    per_batch = [[p.trunk(b.bmg) for p in parts] for b in _batches(graphs, batch_size)]
+    spreads = [torch.cat(chunks).std(dim=0, correction=0) for chunks in zip(*per_batch)]
+    return torch.stack([p.gate.perturb_scale * s for p, s in zip(parts, spreads)])
+
+
+def frozen_bank_views(frozen: GATEModel | ExtendedGATEModel, bmg, noise: Tensor, scales: Tensor
+                      ) -> tuple[Tensor, Tensor]:
+    """``(u [K, B, d_lf], s [K, M, B])``: the frozen LF points and the distances to the points of the
+    perturbed embeddings ``e + noise * scales[part]`` (``noise [M, B, d_h]``), without gradients."""
+    us, distances = [], []
+    with torch.no_grad():
+        for part, scale in zip(gate_parts(frozen), scales):
+            e = part.trunk(bmg)
+            u_all = part.transfer(part.encode(bmg, torch.cat([e.unsqueeze(0), e + noise * scale])))
+            us.append(u_all[:, 0])
+            distances.append(perturbation_distances(u_all[:, 0], u_all[:, 1:]))
+    return torch.cat(us), torch.cat(distances)
+
+
+@torch.no_grad()
+def cached_bank(frozen: GATEModel | ExtendedGATEModel, graphs, bank: np.ndarray, scales: Tensor,
+                count: int, batch_size: int = 256) -> np.ndarray:
+    """``[N, K * d_lf + K * M]``: per molecule, every frozen task's LF point, then its M distances
+    (:func:`frozen_bank_views` of the molecule's ``count`` draws in ``bank``)."""
+    frozen.eval()
+    chunks = []
+    for batch in _batches(graphs, batch_size, bank):
+        b = batch.context.shape[0]
+        u, s = frozen_bank_views(frozen, batch.bmg, batch.context.reshape(b, count, -1).transpose(0, 1), scales)
+        chunks.append(torch.cat([u.transpose(0, 1).reshape(b, -1), s.permute(2, 0, 1).reshape(b, -1)], 1).numpy())
+    return np.concatenate(chunks)
+
+
+class FrozenContext(NamedTuple):
+    """What :func:`frozen_context` prepared: per-molecule rows for ``GraphDataset(context=...)``,
+    how :class:`TaskAdditionModel` reads them, and the frozen parts' fixed scales (bank kinds)."""
+
+    values: np.ndarray | None
+    kind: str
+    scales: Tensor | None = None
+
+
+def frozen_context(frozen: GATEModel | ExtendedGATEModel, new: GATEModel, graphs, batch_size: int = 256,
+                   perturbations: str = "bank", cache: bool = True, seed: int = 0) -> FrozenContext:
+    """The per-molecule context of the training molecules ``graphs`` (module docstring):
+
+    * no perturbation in the loss: the frozen LF points (``"lf"``);
+    * ``perturbations="bank"`` (``trunk`` parts only): the bank, the frozen LF points and
+      distances (``"bank"``), or with ``cache=False`` the bank alone (``"bank-noise"``);
+    * else per-step draws: the frozen trunk embeddings (``"trunk"``, :func:`cached_embeddings`).
+
+    ``cache=False`` leaves out everything the frozen parts would compute (the slow reference path).
+    """
+    if perturbations not in PERTURBATIONS:
+        raise ValueError(f"perturbations must be one of {PERTURBATIONS}, got {perturbations!r}")
     if not graphs:
-        return None, "trunk"
+        return FrozenContext(None, "trunk")
     if not new.gate.weights.needs_perturbations:
-        return cached_lf_points(frozen, graphs, batch_size), "lf"
-    return cached_embeddings(frozen, graphs, batch_size), "trunk"
+        return FrozenContext(cached_lf_points(frozen, graphs, batch_size), "lf") if cache else FrozenContext(None, "trunk")
+    if perturbations == "bank" and bank_applies(frozen, new):
+        count = new.gate.perturb_count
+        bank = perturbation_bank(len(graphs), count, new.config.hidden_size, seed)
+        scales = frozen_scales(frozen, graphs, batch_size)
+        if not cache:
+            return FrozenContext(bank, "bank-noise", scales)
+        cached = cached_bank(frozen, graphs, bank, scales, count, batch_size)
+        return FrozenContext(np.hstack([bank, cached]), "bank", scales)
+    return FrozenContext(cached_embeddings(frozen, graphs, batch_size) if cache else None, "trunk")
 
 
 class TaskAdditionModel(PropertyModel):
-    """The training view: a frozen GATE and the new task's part; predicts the new task only."""
+    """The training view: a frozen GATE and the new task's part; predicts the new task only.
+
+    ``context_kind`` says what a training batch's context holds (:func:`frozen_context`);
+    ``frozen_scales`` are needed for ``"bank-noise"``; ``map_sources`` (module docstring);
+    ``diagnostics``: expose the new part's parameter groups, so the trainer logs the per-term
+    gradient norms (:mod:`molgate.train.diagnostics`, one backward per term and group per epoch).
+    """
 
     method = "gate-task-addition"
 
-    def __init__(self, frozen: GATEModel | ExtendedGATEModel, new: GATEModel, context_kind: str = "trunk"):
+    def __init__(self, frozen: GATEModel | ExtendedGATEModel, new: GATEModel, context_kind: str = "trunk",
+                 frozen_scales: Tensor | None = None, map_sources: int | None = None,
+                 diagnostics: bool = True):
         super().__init__(1, new.d_v, new.d_e, new.config)
-        if context_kind not in ("trunk", "lf"):
-            raise ValueError("context_kind must be 'trunk' or 'lf'")
-        self.context_kind = context_kind
+        if context_kind not in CONTEXT_KINDS:
+            raise ValueError(f"context_kind must be one of {CONTEXT_KINDS}, got {context_kind!r}")
+        if context_kind == "bank-noise" and frozen_scales is None:
+            raise ValueError("context_kind='bank-noise' runs the frozen parts on the bank: give frozen_scales")
+        if map_sources is not None and map_sources < 1:
+            raise ValueError("map_sources must be at least 1 (None: every frozen source)")
+        self.context_kind, self.map_sources, self.diagnostics = context_kind, map_sources, diagnostics
         self.frozen = frozen.requires_grad_(False).eval()
         self.new = new
         self.scaler = new.scaler  # fitted on the new task's training labels
+        self.register_buffer("frozen_scales", frozen_scales)
         k = frozen.n_tasks
         ratios = torch.zeros(k + 1, k + 1)
         ratios[:k, k] = 1.0  # every frozen source -> the new target
@@ -115,49 +228,99 @@ class TaskAdditionModel(PropertyModel):
     def forward(self, bmg) -> Tensor:
         return self.new(bmg)
 
+    def _noise(self, batch: GraphBatch, e: Tensor) -> Tensor | None:
+        """This step's standard-normal draws ``[M, B, d_h]``: the bank's, or fresh ones."""
+        count = self.new.gate.perturb_count
+        if not self.new.gate.weights.needs_perturbations:
+            return None
+        if self.context_kind in ("bank", "bank-noise"):
+            if batch.context is None:
+                raise ValueError("the perturbation bank travels in the batch context; none was given")
+            b, d_h = batch.context.shape[0], e.shape[-1]
+            return batch.context[:, :count * d_h].reshape(b, count, d_h).transpose(0, 1)
+        return self.new.perturbation_noise(e, count)
+
     def _frozen_views(self, batch: GraphBatch, noise: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        parts = gate_parts(self.frozen)
-        if batch.context is not None and self.context_kind == "lf" and noise is None:
-            u = batch.context.reshape(batch.context.shape[0], self.frozen.n_tasks, -1)
-            return u.transpose(0, 1), None
+        """The frozen LF points ``u [K, B, d_lf]`` and, with noise, their perturbation distances
+        ``s [K, M, B]``: from the batch's context where it holds them, else computed."""
+        parts, context, k = gate_parts(self.frozen), batch.context, self.frozen.n_tasks
+        if context is not None and self.context_kind == "lf" and noise is None:
+            return context.reshape(context.shape[0], k, -1).transpose(0, 1), None
+        if context is not None and self.context_kind == "bank":
+            b, start = context.shape[0], noise.shape[0] * noise.shape[2]
+            d_lf = parts[0].gate.lf_size
+            u = context[:, start:start + k * d_lf].reshape(b, k, d_lf).transpose(0, 1)
+            return u, context[:, start + k * d_lf:].reshape(b, k, noise.shape[0]).permute(1, 2, 0)
+        if self.context_kind == "bank-noise":
+            return frozen_bank_views(self.frozen, batch.bmg, noise, self.frozen_scales)
         embeddings: list[Tensor | None] = [None] * len(parts)
-        if batch.context is not None and self.context_kind == "trunk":
+        if context is not None and self.context_kind == "trunk":
             d_h = self.new.config.hidden_size
             trunk = [i for i, p in enumerate(parts) if p.gate.sharing == "trunk"]
             for j, i in enumerate(trunk):
-                embeddings[i] = batch.context[:, j * d_h:(j + 1) * d_h]
+                embeddings[i] = context[:, j * d_h:(j + 1) * d_h]
         with torch.no_grad():
             views = [p.lf_views(batch.bmg, noise, e) for p, e in zip(parts, embeddings)]
         u = torch.cat([v[0] for v in views])
-        return u, (torch.cat([v[1] for v in views]) if noise is not None else None)
+        return u, (perturbation_distances(u, torch.cat([v[1] for v in views])) if noise is not None else None)
+
+    def _normaliser(self) -> float:
+        return pair_normaliser(self.frozen.n_tasks + 1, self.new.gate.weights.pair_reduction)
+
+    def _mapping_term(self, u_old: Tensor, batch: GraphBatch) -> Tensor:
+        """``(1/c_K) sum_a lambda[a, n] P[a, n]`` over the frozen sources a, each source's labelled
+        points through the new task's Inverse and Head in one block of rows; with ``map_sources``
+        S < K, over S sources drawn on this step, weighted K / S (unbiased)."""
+        k = u_old.shape[0]
+        ratios = self.transfer_ratios[:k, k]
+        weight = 1.0
+        if self.map_sources is not None and self.map_sources < k:
+            pick = torch.randperm(k, device=u_old.device)[:self.map_sources]
+            u_old, ratios, weight = u_old[pick], ratios[pick], k / self.map_sources
+        labelled = batch.mask[:, 0]
+        x = u_old[:, labelled]  # [S, L, d_lf]
+        pred = self.new.map_to_target(x.reshape(1, -1, x.shape[-1]), None).reshape(x.shape[:2])
+        per_source = (pred - batch.y[labelled, 0]).pow(2).mean(dim=1) if x.shape[1] else pred.sum(dim=1)
+        return weight * (ratios * per_source).sum() / self._normaliser()
+
+    def _distance_term(self, s: Tensor) -> Tensor:
+        """``(1/c_K) sum_a lambda[a, n] D[a, n]`` from every task's perturbation distances
+        ``s [K + 1, M, B]`` (the new task last): ``D[a, n] = MSE(s~_a, s~_n)``, each task's
+        distances divided by their mean in the scale-free form."""
+        if self.new.gate.weights.form == "scale_free":
+            s = s / s.mean(dim=(1, 2), keepdim=True).clamp_min(_EPS)
+        k = s.shape[0] - 1
+        per_source = (s[:k] - s[k:]).pow(2).mean(dim=(1, 2))
+        return (self.transfer_ratios[:k, k] * per_source).sum() / self._normaliser()
 
     def loss_terms(self, batch: GraphBatch) -> tuple[dict[str, Tensor], dict[str, float]]:
         new, weights = self.new, self.new.gate.weights
+        active = weights.active()
         e = new.shared_embedding(batch.bmg)
-        noise = new.perturbation_noise(e, new.gate.perturb_count if weights.needs_perturbations else 0)
-        u_old, u_old_pert = self._frozen_views(batch, noise)
+        noise = self._noise(batch, e)
+        u_old, s_old = self._frozen_views(batch, noise)
         z_all = new.perturbed_latents(batch.bmg, e, noise)  # [1, 1 + M, B, d_z]
         u_all = new.transfer(z_all)
         z, u = z_all[:, 0], u_all[:, 0]
-        b, k = batch.y.shape[0], self.frozen.n_tasks
-        pad = batch.y.new_zeros(b, k)
+        pad = batch.y.new_zeros(batch.y.shape[0], self.frozen.n_tasks)
         pred = torch.cat([pad, new.predict_from_latent(z)], dim=1)
         y = torch.cat([pad, batch.y], dim=1)
         mask = torch.cat([torch.zeros_like(pad, dtype=torch.bool), batch.mask], dim=1)
-
-        def predict_from_lf(x: Tensor, targets: Tensor) -> Tensor:
-            # Only target n is labelled, and the new part has one task: every chunk goes through
-            # its modules as one block of rows (no per-chunk weight gather, whose backward is slow).
-            return new.map_to_target(x.reshape(1, -1, x.shape[-1]), None).reshape(x.shape[:-1])
-
-        terms = loss_terms(pred, y, z=z, z_rec=new.inverse(u), u=torch.cat([u_old, u]),
-                           u_pert=torch.cat([u_old_pert, u_all[:, 1:]]) if noise is not None else None,
-                           predict_from_lf=predict_from_lf, mask=mask,
-                           transfer_ratios=self.transfer_ratios, weights=weights, reduction=self.reduction)
-        return terms, {"reg": 1.0, **weights.active()}
+        # reg, auto, cons (and batch distances) as in GATE; map and perturbation distances below
+        shared = replace(weights, use_map=False, use_dis=weights.use_dis and noise is None)
+        terms = loss_terms(pred, y, z=z, z_rec=new.inverse(u) if "auto" in active else None,
+                           u=torch.cat([u_old, u]), mask=mask, transfer_ratios=self.transfer_ratios,
+                           weights=shared, reduction=self.reduction)
+        if "map" in active:
+            terms["map"] = self._mapping_term(u_old, batch)
+        if "dis" in active and noise is not None:
+            terms["dis"] = self._distance_term(torch.cat([s_old, perturbation_distances(u, u_all[:, 1:])]))
+        return terms, {"reg": 1.0, **active}
 
     def parameter_groups(self) -> dict[str, list]:
-        return self.new.parameter_groups()
+        return self.new.parameter_groups() if self.diagnostics else {}
 
 
-__all__ = ["TaskAdditionModel", "cached_embeddings", "cached_lf_points", "frozen_context", "new_task_part"]
+__all__ = ["CONTEXT_KINDS", "PERTURBATIONS", "FrozenContext", "TaskAdditionModel", "bank_applies",
+           "cached_bank", "cached_embeddings", "cached_lf_points", "frozen_bank_views", "frozen_context",
+           "frozen_scales", "new_task_part", "perturbation_bank"]

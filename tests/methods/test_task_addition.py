@@ -182,7 +182,7 @@ def test_cached_lf_points_give_the_uncached_loss_without_running_the_frozen_mode
     new = new_task_part(frozen, replace(frozen.base.gate, weights=GateLossWeights(distance_form="batch")))
     graphs = featurize(freesolv["smiles"].iloc[:12].tolist(), cache=False, progress=False)
     y = freesolv["freesolv"].iloc[:12].to_numpy()[:, None]
-    context, kind = frozen_context(frozen, new, graphs)
+    context, kind, _ = frozen_context(frozen, new, graphs)
     assert kind == "lf" and context.shape == (12, 3 * 8)
     plain = next(iter(make_loader(GraphDataset(graphs, y), 12)))
     cached = next(iter(make_loader(GraphDataset(graphs, y, context), 12)))
@@ -196,7 +196,9 @@ def test_cached_lf_points_give_the_uncached_loss_without_running_the_frozen_mode
     for hook in hooks:
         hook.remove()
     assert torch.allclose(a, b, rtol=1e-5, atol=1e-6) and calls == []
-    assert frozen_context(frozen, new_task_part(frozen), graphs)[1] == "trunk"  # perturbations: not cached
+    perturbed = new_task_part(frozen)
+    assert frozen_context(frozen, perturbed, graphs, perturbations="per_step").kind == "trunk"
+    assert frozen_context(frozen, perturbed, graphs).kind == ("bank" if sharing == "trunk" else "trunk")
 
 
 def test_alignment_loss_is_zero_when_the_new_task_copies_a_frozen_one(freesolv):
