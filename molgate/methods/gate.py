@@ -39,6 +39,7 @@ from molgate.methods.gate_losses import (GateLossWeights, autoencoding_loss, los
                                          pair_terms_matrix)
 from molgate.methods.regression import regression_loss
 from molgate.nn.dmpnn import MoleculeEncoder
+from molgate.nn.gate_modules import TaskMLPs, perturbed_views
 from molgate.nn.message_passing.batched import BatchedBondMessagePassing
 from molgate.nn.mlp import BatchedMLP
 
@@ -111,17 +112,27 @@ class GATEModel(PropertyModel):
         """Standard-normal draws ``[count, *e.shape]`` (None for no perturbation)."""
         return torch.randn(count, *e.shape, device=e.device, dtype=e.dtype) if count else None
 
+    def perturbation_offsets(self, e: Tensor, noise: Tensor) -> Tensor:
+        """``noise [M, *e.shape]`` (standard normal) scaled by the detached batch spread of ``e``."""
+        # correction=0: a batch of one molecule gets no noise instead of a NaN scale
+        return noise * (self.gate.perturb_scale * e.detach().std(dim=0, correction=0, keepdim=True))
+
     def perturb(self, e: Tensor, noise: Tensor) -> Tensor:
         """``[M, *e.shape]`` noisy copies of ``e`` from standard-normal ``noise [M, *e.shape]``
         (:meth:`perturbation_noise`), scaled by the batch spread of ``e``. The noise is an argument
         so several models share the same perturbations, as the frozen and the new tasks do in
         task addition."""
-        # correction=0: a batch of one molecule gets no noise instead of a NaN scale
-        scale = self.gate.perturb_scale * e.detach().std(dim=0, correction=0, keepdim=True)
-        return e.unsqueeze(0) + noise * scale
+        return e.unsqueeze(0) + self.perturbation_offsets(e, noise)
 
     def perturbed_latents(self, bmg: BatchMolGraph, e: Tensor, noise: Tensor | None) -> Tensor:
-        """``z [K, 1 + M, B, d_z]``: index 0 from ``e`` itself, 1..M from its perturbed copies."""
+        """``z [K, 1 + M, B, d_z]``: index 0 from ``e`` itself, 1..M from its perturbed copies.
+
+        Trunk: ``Encoder_k(e + o_i)`` with the first layer split as ``W e + W o_i``
+        (:func:`~molgate.nn.gate_modules.perturbed_views`), the same function as
+        ``encode(bmg, cat([e, perturb(e, noise)]))`` with a cheaper backward pass into the trunk."""
+        if self.gate.sharing == "trunk" and e.dim() == 2:
+            offsets = None if noise is None else self.perturbation_offsets(e, noise)
+            return perturbed_views(self.encoder_mlp, e, offsets)
         stacked = e.unsqueeze(0) if noise is None else torch.cat([e.unsqueeze(0), self.perturb(e, noise)])
         return self.encode(bmg, stacked)
 
@@ -182,7 +193,7 @@ class GATEModel(PropertyModel):
         terms = loss_terms(t["pred"], batch.y, z=t["z"], z_rec=t["z_rec"], u=t["u"], u_pert=t["u_pert"],
                            predict_from_lf=self.map_to_target, mask=batch.mask,
                            transfer_ratios=self._ratios(), weights=self.gate.weights,
-                           reduction=self.reduction)
+                           reduction=self.reduction, predict_by_target=self.map_by_target)
         return terms, {"reg": 1.0, **self.gate.weights.active()}
 
     def parameter_groups(self) -> dict[str, list]:
@@ -201,7 +212,8 @@ class GATEModel(PropertyModel):
         base = regression_loss(t["pred"], batch.y, batch.mask, self.reduction)
         if "auto" in w.active():
             base = base + w.alpha * autoencoding_loss(t["z"], t["z_rec"], w.form)
-        pairs = pair_terms_matrix(t["u"], t["u_pert"], batch.y, self.map_to_target, batch.mask, w) \
+        pairs = pair_terms_matrix(t["u"], t["u_pert"], batch.y, self.map_to_target, batch.mask, w,
+                                  self.map_by_target) \
             if t["u"] is not None else base.new_zeros(self.n_tasks, self.n_tasks)
         return base, pairs
 
@@ -216,6 +228,12 @@ class GATEModel(PropertyModel):
         """``Head_t(Inverse_t(x[g]))`` with ``t = targets[g]``: LF points of every source for the
         labelled pairs of target t, through that target's modules (None: slice k through task k)."""
         return self.head(self.inverse(x, targets), targets).squeeze(-1)
+
+    def map_by_target(self, xs: list[Tensor]) -> list[Tensor]:
+        """``Head_t(Inverse_t(xs[t]))`` for every target t, ``xs[t] [R_t, d_lf] -> [R_t]``: each
+        target's rows through its own modules, unpadded (:class:`~molgate.nn.gate_modules.TaskMLPs`)."""
+        inverse, head = TaskMLPs(self.inverse), TaskMLPs(self.head)
+        return [head(inverse(x, t), t).squeeze(-1) for t, x in enumerate(xs)]
 
 
 class GatePairModel(GATEModel):

@@ -65,9 +65,9 @@ How they are computed (gate-spec section 5):
   :math:`\sum \lVert x_a - x_t \rVert^2 = n_a + n_t - 2 G_{at}` with :math:`G = X X^\top`,
   :math:`n_k = \lVert x_k \rVert^2`: one ``[K, N] x [N, K]`` matmul for all pairs. Detached
   sources use :math:`G = \mathrm{sg}(X) X^\top` and :math:`\mathrm{sg}(n_a)`.
-* mapping: only (molecule, t) pairs that carry a label are evaluated (L of them), grouped by
-  target in chunks, and :math:`\mathrm{Head}_t(\mathrm{Inverse}_t(u_a))` is evaluated for all
-  sources a in one call: O(K * L) rows, never O(K^2 B).
+* mapping (:mod:`molgate.methods.gate_mapping`): only (molecule, t) pairs that carry a label are
+  evaluated (L of them), and :math:`\mathrm{Head}_t(\mathrm{Inverse}_t(u_a))` for the other
+  sources a in one block per target: (K - 1) * L rows, never O(K^2 B).
 
 Missing labels are replaced by 0 *before* any arithmetic, so they contribute neither loss nor NaN
 gradients. The plain double loops that the tests check these forms against live in ``tests/``.
@@ -76,18 +76,21 @@ gradients. The plain double loops that the tests check these forms against live 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor
 
+from molgate.methods.gate_mapping import (PredictByTarget, PredictFromLF, chunk_pairs_by_target,
+                                          mapping_pair_matrix, mapping_pair_matrix_by_target)
 from molgate.methods.regression import labelled_mask, regression_loss
 
 __all__ = ["PairReduction", "Form", "DistanceForm", "FORMS", "DISTANCE_FORMS", "GateLossWeights",
            "labelled_mask", "pair_normaliser", "spread", "autoencoding_loss", "perturbation_distances",
            "batch_distances", "normalised_distances", "pair_mse_matrix", "consistency_matrix",
            "consistency_loss", "distance_matrix", "distance_loss", "mapping_pair_matrix",
-           "mapping_loss", "pair_terms_matrix", "loss_terms", "total_loss", "chunk_pairs_by_target"]
+           "mapping_pair_matrix_by_target", "mapping_matrix", "mapping_loss", "pair_terms_matrix",
+           "loss_terms", "total_loss", "chunk_pairs_by_target", "PredictFromLF", "PredictByTarget"]
 
 PairReduction = Literal["target_mean", "sum", "pair_mean"]
 Form = Literal["scale_free", "raw"]
@@ -95,11 +98,6 @@ DistanceForm = Literal["perturbation", "batch"]
 FORMS = ("scale_free", "raw")
 DISTANCE_FORMS = ("perturbation", "batch")
 _EPS = 1e-12  # keeps a normaliser of identical points (a batch of one) finite
-
-#: ``(x [G, R, d_lf], targets [G]) -> [G, R]`` (or ``[..., 1]``): the R rows of group g go
-#: through Head_t(Inverse_t(.)) with t = targets[g].
-PredictFromLF = Callable[[Tensor], Tensor]
-
 
 def pair_normaliser(n_tasks: int, reduction: PairReduction) -> float:
     """``c_K`` of the pair sums (module docstring)."""
@@ -241,59 +239,20 @@ def distance_loss(u: Tensor, u_pert: Tensor | None, weights: Tensor | None = Non
     return _pair_term(normalised_distances(u, u_pert, form), 1.0, weights, reduction, detach_sources)
 
 
-def chunk_pairs_by_target(targets: Tensor, n_tasks: int, chunk: int) -> tuple[Tensor, ...]:
-    """Group pairs by target into chunks of at most ``chunk`` pairs.
-
-    Returns ``order`` (pairs sorted by target), and for each sorted pair its ``chunk_id`` and
-    ``slot``, plus each chunk's target ``chunk_target``. Every chunk holds one target's pairs, so
-    a chunk goes through one set of weights; padding is under ``chunk`` pairs per target.
-    """
-    order = torch.argsort(targets, stable=True)
-    t_sorted = targets[order]
-    counts = torch.bincount(t_sorted, minlength=n_tasks)
-    starts = torch.cumsum(counts, 0) - counts
-    position = torch.arange(len(order), device=targets.device) - starts[t_sorted]
-    n_chunks = (counts + chunk - 1) // chunk
-    chunk_start = torch.cumsum(n_chunks, 0) - n_chunks
-    chunk_id = chunk_start[t_sorted] + torch.div(position, chunk, rounding_mode="floor")
-    chunk_target = torch.repeat_interleave(torch.arange(n_tasks, device=targets.device), n_chunks)
-    return order, chunk_id, position % chunk, chunk_target
+def mapping_matrix(u: Tensor, y: Tensor, predict_from_lf: PredictFromLF | None, mask: Tensor | None = None,
+                   detach_sources: bool = False, predict_by_target: PredictByTarget | None = None) -> Tensor:
+    """``P [K, K]`` by target blocks if ``predict_by_target`` is given (diagonal 0), else in chunks
+    through ``predict_from_lf`` (:mod:`molgate.methods.gate_mapping`); the same off the diagonal."""
+    if predict_by_target is not None:
+        return mapping_pair_matrix_by_target(u, y, predict_by_target, mask, detach_sources)
+    return mapping_pair_matrix(u, y, predict_from_lf, mask, detach_sources=detach_sources)
 
 
-def mapping_pair_matrix(u: Tensor, y: Tensor, predict_from_lf: PredictFromLF,
-                        mask: Tensor | None = None, chunk: int = 16, detach_sources: bool = False) -> Tensor:
-    """``P[a, t] = MSE over L_t of (y_t, Head_t(Inverse_t(u_a)))``, ``[K, K]`` (0 where L_t is empty).
-
-    Only the L labelled (molecule, target) pairs are evaluated, for every source a at once,
-    grouped by target into chunks of ``chunk`` pairs; ``predict_from_lf(x [G, R, d_lf], targets
-    [G]) -> [G, R]`` runs each chunk's ``R = chunk * K`` rows through its target's Inverse and
-    Head. ``detach_sources``: the source points enter detached (only the target's modules learn).
-    """
-    labelled = labelled_mask(y, mask)
-    K = u.shape[0]
-    mol, tgt = labelled.nonzero(as_tuple=True)  # [L]
-    if mol.numel() == 0:
-        return u.sum() * 0.0 + u.new_zeros(K, K)
-    source = u.detach() if detach_sources else u
-    order, chunk_id, slot, chunk_target = chunk_pairs_by_target(tgt, K, chunk)
-    mol, tgt = mol[order], tgt[order]
-    x = u.new_zeros(len(chunk_target), chunk, K, u.shape[-1])
-    x[chunk_id, slot] = source[:, mol].transpose(0, 1)  # the LF points of every source a
-    pred = predict_from_lf(x.reshape(len(chunk_target), chunk * K, -1), chunk_target)
-    if pred.dim() == 3 and pred.shape[-1] == 1:
-        pred = pred.squeeze(-1)
-    pred = pred.reshape(len(chunk_target), chunk, K)[chunk_id, slot]  # [L, K_a]
-    error = (pred - y[mol, tgt].unsqueeze(1)).pow(2)
-    per_target = error.new_zeros(K, K).index_add(0, tgt, error)  # [K_t, K_a]
-    counts = labelled.sum(dim=0).clamp_min(1).to(error.dtype)
-    return (per_target / counts.unsqueeze(1)).T
-
-
-def mapping_loss(u: Tensor, y: Tensor, predict_from_lf: PredictFromLF, mask: Tensor | None = None,
+def mapping_loss(u: Tensor, y: Tensor, predict_from_lf: PredictFromLF | None, mask: Tensor | None = None,
                  weights: Tensor | None = None, reduction: PairReduction = "target_mean",
-                 detach_sources: bool = False) -> Tensor:
-    """``l_map = (1/c_K) sum_{a != t} lambda[a, t] P[a, t]`` (see :func:`mapping_pair_matrix`)."""
-    matrix = mapping_pair_matrix(u, y, predict_from_lf, mask, detach_sources=detach_sources)
+                 detach_sources: bool = False, predict_by_target: PredictByTarget | None = None) -> Tensor:
+    """``l_map = (1/c_K) sum_{a != t} lambda[a, t] P[a, t]`` (see :func:`mapping_matrix`)."""
+    matrix = mapping_matrix(u, y, predict_from_lf, mask, detach_sources, predict_by_target)
     return _masked_off_diagonal_sum(matrix, weights, reduction)
 
 
@@ -341,7 +300,8 @@ class GateLossWeights:
 
 
 def pair_terms_matrix(u: Tensor, u_pert: Tensor | None, y: Tensor, predict_from_lf: PredictFromLF | None,
-                      mask: Tensor | None, weights: GateLossWeights) -> Tensor:
+                      mask: Tensor | None, weights: GateLossWeights,
+                      predict_by_target: PredictByTarget | None = None) -> Tensor:
     """``M[a, t] = (beta C + gamma P + delta D)[a, t] / c_K`` over the active pair terms, zero diagonal.
 
     The pair part of the GATE loss is then exactly ``sum(lambda * M)``, so ``M[a, t]`` is the
@@ -354,7 +314,7 @@ def pair_terms_matrix(u: Tensor, u_pert: Tensor | None, y: Tensor, predict_from_
     if "cons" in active:
         total = total + active["cons"] * consistency_matrix(u, form, detach)
     if "map" in active:
-        total = total + active["map"] * mapping_pair_matrix(u, y, predict_from_lf, mask, detach_sources=detach)
+        total = total + active["map"] * mapping_matrix(u, y, predict_from_lf, mask, detach, predict_by_target)
     if "dis" in active:
         total = total + active["dis"] * distance_matrix(u, u_pert, form, detach)
     if K < 2:
@@ -367,12 +327,14 @@ def loss_terms(pred: Tensor, y: Tensor, *, z: Tensor | None = None, z_rec: Tenso
                u: Tensor | None = None, u_pert: Tensor | None = None,
                predict_from_lf: PredictFromLF | None = None, mask: Tensor | None = None,
                transfer_ratios: Tensor | None = None, weights: GateLossWeights | None = None,
-               reduction: str = "per-task") -> dict[str, Tensor]:
+               reduction: str = "per-task", predict_by_target: PredictByTarget | None = None
+               ) -> dict[str, Tensor]:
     """Every active term, unweighted and with its graph: ``{"reg", "auto", "cons", "map", "dis"}``.
 
     Only the inputs of active terms are needed. ``transfer_ratios`` is lambda ``[K, K]`` for all
     pair terms (None = uniform, which uses the O(K) forms for cons and dis); ``u_pert`` None with
-    ``distance_form="batch"`` uses the batch distances. ``reduction`` is l_reg's.
+    ``distance_form="batch"`` uses the batch distances. ``reduction`` is l_reg's. The mapping term
+    runs through ``predict_by_target`` if given, else ``predict_from_lf`` (:func:`mapping_matrix`).
     """
     weights = weights or GateLossWeights()
     pairs, form, detach = weights.pair_reduction, weights.form, weights.detach_sources
@@ -383,7 +345,8 @@ def loss_terms(pred: Tensor, y: Tensor, *, z: Tensor | None = None, z_rec: Tenso
     if "cons" in active:
         parts["cons"] = consistency_loss(u, transfer_ratios, pairs, form, detach)
     if "map" in active:
-        parts["map"] = mapping_loss(u, y, predict_from_lf, mask, transfer_ratios, pairs, detach)
+        parts["map"] = mapping_loss(u, y, predict_from_lf, mask, transfer_ratios, pairs, detach,
+                                    predict_by_target)
     if "dis" in active:
         distances_from = u_pert if weights.distance_form == "perturbation" else None
         parts["dis"] = distance_loss(u, distances_from, transfer_ratios, pairs, form, detach)
