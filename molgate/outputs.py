@@ -108,3 +108,9 @@ def check_complete(model_dir: str | Path) -> None:
     if (Path(model_dir) / INCOMPLETE).exists():
         raise InputError("incomplete model folder (its training was interrupted); train again",
                          file=str(model_dir))
+
+
+def is_global_zero() -> bool:
+    """True in the process that writes results: the only one, or DDP's rank 0 (whose children
+    Lightning starts with ``LOCAL_RANK``; other nodes are started with ``NODE_RANK``)."""
+    return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0

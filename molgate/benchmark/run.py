@@ -18,6 +18,7 @@ from tqdm.auto import tqdm
 from molgate.benchmark.plan import CHEMPROP_METHODS, BenchmarkConfig, Job, jobs
 from molgate.benchmark.runners import run_chemprop, run_molgate
 from molgate.data.splits import Split, cap_train_per_task, load_split, make_split, save_split
+from molgate.data.suite import build_suite, resolve_tasks
 from molgate.data.table import MoleculeTable, read_table
 from molgate.evaluate.metrics import task_metrics
 
@@ -28,8 +29,6 @@ def prepare_data(config: BenchmarkConfig, out: Path) -> Path:
     """The table the benchmark trains on: ``config.data`` or a fresh suite build in ``OUT/suite``."""
     if config.data:
         return Path(config.data)
-    from molgate.data.suite import build_suite
-
     suite = out / "suite"
     if not (suite / "suite.parquet").exists():
         build_suite(config.tasks, suite, progress=False)
@@ -38,8 +37,6 @@ def prepare_data(config: BenchmarkConfig, out: Path) -> Path:
 
 def task_names(config: BenchmarkConfig) -> list[str] | None:
     if isinstance(config.tasks, str):
-        from molgate.data.suite import resolve_tasks
-
         return list(resolve_tasks(config.tasks))
     return list(config.tasks)
 

@@ -20,6 +20,8 @@ from molgate.benchmark.plan import BenchmarkConfig, Job
 from molgate.data.splits import Split, write_chemprop_splits
 from molgate.data.table import MoleculeTable
 from molgate.errors import MolgateError
+from molgate.estimator import PropertyRegressor
+from molgate.jobs.train import train
 from molgate.methods import GateConfig
 
 
@@ -36,7 +38,7 @@ def long_predictions(table: MoleculeTable, test: np.ndarray, pred: np.ndarray, t
 
 
 def molgate_method(name: str, gate: GateConfig) -> tuple[str, GateConfig, str | None]:
-    """A benchmark method name -> (``api.train`` method, GATE settings, regression reduction)."""
+    """A benchmark method name -> (:func:`~molgate.jobs.train.train` method, GATE settings, regression reduction)."""
     if name == "mtl-balanced":
         return "mtl", gate, "per-task"
     if name == "gate-noalign":
@@ -49,15 +51,13 @@ def molgate_method(name: str, gate: GateConfig) -> tuple[str, GateConfig, str | 
 
 def run_molgate(job: Job, config: BenchmarkConfig, table: MoleculeTable, data_file: Path,
                 split_file: Path, split: Split, folder: Path) -> pd.DataFrame:
-    from molgate import api
-
     method, gate, reduction = molgate_method(job.method, config.gate)
-    result = api.train(data_file, targets=table.tasks, method=method, split_file=split_file,
-                       seed=job.seed, out=folder / "model", epochs=config.epochs,
-                       patience=config.patience, hidden_size=config.hidden_size,
-                       ffn_hidden_size=config.hidden_size, batch_size=config.batch_size,
-                       progress=False, gate=gate, reduction=reduction)
-    est = api.PropertyRegressor.load(result.model_dir)
+    result = train(data_file, targets=table.tasks, method=method, split_file=split_file,
+                   seed=job.seed, out=folder / "model", epochs=config.epochs,
+                   patience=config.patience, hidden_size=config.hidden_size,
+                   ffn_hidden_size=config.hidden_size, batch_size=config.batch_size,
+                   progress=False, gate=gate, reduction=reduction)
+    est = PropertyRegressor.load(result.model_dir)
     pred = est.predict([table.smiles[i] for i in split.test])
     return long_predictions(table, split.test, pred, table.tasks)
 

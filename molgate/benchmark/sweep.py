@@ -13,6 +13,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from molgate.benchmark.plan import BenchmarkConfig
+from molgate.benchmark.run import prepare_data, split_for, task_names
+from molgate.data.table import read_table
+from molgate.jobs.train import train
 from molgate.methods import GateConfig
 
 #: one change at a time from the defaults; with the scale-free terms a factor of 3 either way moves
@@ -30,10 +33,6 @@ def variant_config(base: GateConfig, change: dict) -> GateConfig:
 
 def sweep_gate(config: BenchmarkConfig, out: str | Path) -> tuple[GateConfig, list[dict]]:
     """Train every variant; return the one with the lowest validation loss and all scores."""
-    from molgate import api
-    from molgate.benchmark.run import prepare_data, split_for, task_names
-    from molgate.data.table import read_table
-
     out = Path(out)
     folder = out / "sweep"
     folder.mkdir(parents=True, exist_ok=True)
@@ -45,11 +44,11 @@ def sweep_gate(config: BenchmarkConfig, out: str | Path) -> tuple[GateConfig, li
         path = folder / f"variant{i}.json"
         if not path.exists():
             gate = variant_config(config.gate, change)
-            r = api.train(data_file, targets=table.tasks, method="gate", split_file=split_file,
-                          seed=config.seeds[0], out=folder / f"variant{i}", epochs=config.epochs,
-                          patience=config.patience, hidden_size=config.hidden_size,
-                          ffn_hidden_size=config.hidden_size, batch_size=config.batch_size,
-                          progress=False, gate=gate)
+            r = train(data_file, targets=table.tasks, method="gate", split_file=split_file,
+                      seed=config.seeds[0], out=folder / f"variant{i}", epochs=config.epochs,
+                      patience=config.patience, hidden_size=config.hidden_size,
+                      ffn_hidden_size=config.hidden_size, batch_size=config.batch_size,
+                      progress=False, gate=gate)
             path.write_text(json.dumps({"change": change, "val_loss": r.fit["all"]["best_val_loss"],
                                         "seconds": r.seconds}))
         scores.append(json.loads(path.read_text()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from molgate.cli import lazy
 from molgate.cli.options import count
 
 
@@ -15,36 +16,30 @@ def suite_file(path: str) -> Path:
 
 
 def cmd_build(a: argparse.Namespace) -> int:
-    from molgate.data.suite import build_suite
-    from molgate.data.suite.curate import summary_lines
-
+    suite = lazy.suite()
     tasks = a.tasks[0] if len(a.tasks) == 1 and a.tasks[0] in ("reference10", "all") else a.tasks
-    manifest = build_suite(tasks, a.out, exclude_sources=tuple(a.exclude_source),
+    manifest = suite.build_suite(tasks, a.out, exclude_sources=tuple(a.exclude_source),
                            measured_only=a.measured_only, stereo=a.stereo, progress=not a.no_progress,
                            drop_flagged=a.drop_flagged,
                            require_corroboration=tuple(a.require_corroboration))
-    print("\n".join(summary_lines(manifest)))
+    print("\n".join(suite.summary_lines(manifest)))
     print(f"suite written to {a.out}/suite.parquet, suite_long.parquet, suite_review.csv, "
           "manifest.json")
     return 0
 
 
 def cmd_summary(a: argparse.Namespace) -> int:
-    from molgate.data.suite import summarize_suite
-
     png = a.out or str(suite_file(a.data).parent / "task_overlap.png")
-    frame = summarize_suite(suite_file(a.data), png)
+    frame = lazy.suite().summarize_suite(suite_file(a.data), png)
     print(frame.to_string())
     print(f"task-overlap heatmap written to {png}")
     return 0
 
 
 def cmd_data_split(a: argparse.Namespace) -> int:
-    from molgate import api
-
     data = suite_file(a.data)
     out = a.out or str(data.parent / "splits")
-    for p in api.make_splits(data, out, a.targets, "smiles", a.split, a.seeds):
+    for p in lazy.api().make_splits(data, out, a.targets, "smiles", a.split, a.seeds):
         print(p)
     return 0
 

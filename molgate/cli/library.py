@@ -5,14 +5,13 @@ from __future__ import annotations
 import argparse
 import time
 
+from molgate.cli import lazy
 from molgate.cli.options import count, positive_int
 
 
 def cmd_generate(a: argparse.Namespace) -> int:
-    from molgate import api
-
     start = time.perf_counter()
-    out = api.generate_library(a.size, a.out, a.seed, progress=not a.no_progress)
+    out = lazy.api().generate_library(a.size, a.out, a.seed, progress=not a.no_progress)
     seconds = time.perf_counter() - start
     print(f"{a.size} molecules written to {out} ({seconds:.1f} s, {a.size / seconds:.0f} molecules/s)")
     return 0

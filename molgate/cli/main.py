@@ -7,8 +7,13 @@ import logging
 import sys
 
 from molgate import __version__
+from molgate.cli import lazy
+from molgate.cli.data import add_data_commands
+from molgate.cli.library import add_library_commands
 from molgate.cli.options import (count, float_in, fragment_option, non_negative_float, overwrite_option,
                                  positive_float, positive_int, probability, split_sizes_option, unit_interval)
+from molgate.errors import MolgateError
+from molgate.outputs import is_global_zero
 
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
@@ -87,6 +92,8 @@ def _add_gate_options(p: argparse.ArgumentParser) -> None:
     r.add_argument("--ratio-interval", type=positive_int, default=10, help="training steps per ratio update")
     r.add_argument("--ratio-parameterization", choices=["softplus", "sigmoid", "softmax"], default="softplus",
                    help="softmax: each target's sources share one learned budget (they compete)")
+    r.add_argument("--ratio-max", type=positive_float, default=2.0,
+                   help="ceiling of every ratio with --ratio-parameterization sigmoid")
     r.add_argument("--ratio-preconditioner", choices=["adam", "sgd"], default="adam",
                    help="the inner step the one-step unrolling follows")
     r.add_argument("--ratio-val-batches", type=positive_int, default=4,
@@ -97,13 +104,11 @@ def _add_gate_options(p: argparse.ArgumentParser) -> None:
 
 
 def _gate_config(a: argparse.Namespace):
-    from molgate.methods import GateConfig
-    from molgate.methods.gate_losses import GateLossWeights
-
-    weights = GateLossWeights(a.alpha, a.beta, a.gamma, a.delta, not a.no_auto, not a.no_cons,
+    api = lazy.api()
+    weights = api.GateLossWeights(a.alpha, a.beta, a.gamma, a.delta, not a.no_auto, not a.no_cons,
                               not a.no_map, not a.no_dis, a.pair_reduction, a.alignment_form,
                               a.distance_form)
-    return GateConfig(a.sharing, a.latent_size, a.lf_size, a.encoder_layers, a.transfer_layers,
+    return api.GateConfig(a.sharing, a.latent_size, a.lf_size, a.encoder_layers, a.transfer_layers,
                       a.perturb_scale, a.perturb_count, weights, a.task_hidden_size)
 
 
@@ -119,20 +124,16 @@ def _model_params(a: argparse.Namespace) -> dict:
 
 
 def _ratio_options(a: argparse.Namespace) -> dict:
-    from molgate.methods.transfer_ratios import RatioSettings
-
     return dict(transfer_ratios=a.transfer_ratios, ratios_file=a.ratios_file,
                 grid_values=tuple(a.grid_values),
-                ratio_settings=RatioSettings(a.ratio_parameterization, a.outer_lr, a.ratio_interval,
-                                             a.hypergradient, preconditioner=a.ratio_preconditioner,
-                                             val_batches=a.ratio_val_batches,
-                                             val_fraction=a.ratio_val_fraction))
+                ratio_settings=lazy.api().RatioSettings(
+                    a.ratio_parameterization, a.outer_lr, a.ratio_interval, a.hypergradient,
+                    max_ratio=a.ratio_max, preconditioner=a.ratio_preconditioner,
+                    val_batches=a.ratio_val_batches, val_fraction=a.ratio_val_fraction))
 
 
 def cmd_train(a: argparse.Namespace) -> int:
-    from molgate import api
-    from molgate.errors import MolgateError
-
+    api = lazy.api()
     if a.method == "gate-pair":
         if not (a.target and a.source) or a.target == a.source:
             raise MolgateError("--method gate-pair needs --target T and --source S (two different tasks)")
@@ -144,8 +145,6 @@ def cmd_train(a: argparse.Namespace) -> int:
                        on_invalid=a.on_invalid, long_format=_long_format(a), overwrite=a.overwrite,
                        largest_fragment=a.largest_fragment, ensemble_size=a.ensemble_size,
                        **_model_params(a), **_ratio_options(a))
-    from molgate.train.fit import is_global_zero
-
     if not is_global_zero():  # a DDP worker process: rank 0 reports and saves
         return 0
     print(f"model saved to {result.model_dir} ({result.seconds:.1f} s training, "
@@ -160,15 +159,12 @@ def _long_format(a: argparse.Namespace) -> bool | None:
 
 
 def _print_metrics(metrics: dict, model_dir) -> None:
-    from molgate.evaluate.metrics import metrics_table
-
-    print(metrics_table(metrics).to_string(float_format=lambda v: f"{v:.4g}"))
+    print(lazy.api().metrics_table(metrics).to_string(float_format=lambda v: f"{v:.4g}"))
     print(f"metrics written to {model_dir}/metrics.json, parity plots to {model_dir}/parity/")
 
 
 def cmd_predict(a: argparse.Namespace) -> int:
-    from molgate import api
-
+    api = lazy.api()
     frame = api.predict(a.model, a.data, a.out, a.smiles_column, a.on_invalid, a.batch_size,
                         a.id_column, a.largest_fragment, not a.no_domain, a.domain_threshold)
     invalid = int((frame["reason"] != "").sum()) if "reason" in frame else 0
@@ -178,15 +174,13 @@ def cmd_predict(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from molgate import api
-
+    api = lazy.api()
     _print_metrics(api.evaluate(a.model, plots=not a.no_plots), a.model)
     return 0
 
 
 def cmd_split(a: argparse.Namespace) -> int:
-    from molgate import api
-
+    api = lazy.api()
     paths = api.make_splits(a.data, a.out, a.targets, a.smiles_column, a.split, a.seeds,
                             tuple(a.split_sizes), a.on_invalid)
     for p in paths:
@@ -195,8 +189,7 @@ def cmd_split(a: argparse.Namespace) -> int:
 
 
 def cmd_benchmark(a: argparse.Namespace) -> int:
-    from molgate import api
-
+    api = lazy.api()
     tasks = a.tasks[0] if len(a.tasks) == 1 and a.tasks[0] in ("reference10", "all") else a.tasks
     report = api.benchmark(tasks, a.split, a.seeds, a.methods, a.out, a.quick, a.full,
                            a.max_per_task, a.epochs, a.sweep, a.data, not a.no_progress)
@@ -206,13 +199,15 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
 
 
 def cmd_add_task(a: argparse.Namespace) -> int:
-    from molgate import api
-
-    result = api.add_task(a.model, a.data, a.target, a.out, a.smiles_column, a.split, a.seed,
-                          a.split_file, tuple(a.split_sizes), a.on_invalid, a.init_encoder,
-                          not a.no_cache_frozen, a.epochs, a.batch_size, a.patience, a.warmup_epochs,
-                          a.init_lr, a.max_lr, a.final_lr, a.accelerator, not a.no_progress,
-                          not a.no_cache, a.cache_dir, a.overwrite)
+    api = lazy.api()
+    result = api.add_task(a.model, a.data, a.target, a.out, smiles_column=a.smiles_column, split=a.split,
+                          seed=a.seed, split_file=a.split_file, split_sizes=tuple(a.split_sizes),
+                          on_invalid=a.on_invalid, init_encoder=a.init_encoder,
+                          cache_frozen=not a.no_cache_frozen, epochs=a.epochs, batch_size=a.batch_size,
+                          patience=a.patience, warmup_epochs=a.warmup_epochs, init_lr=a.init_lr,
+                          max_lr=a.max_lr, final_lr=a.final_lr, accelerator=a.accelerator,
+                          progress=not a.no_progress, cache=not a.no_cache, cache_dir=a.cache_dir,
+                          overwrite=a.overwrite)
     print(f"task '{a.target}' added: model saved to {result.model_dir} ({result.seconds:.1f} s "
           f"training, {result.cache_seconds:.1f} s caching the frozen model); {a.model} is unchanged")
     if a.evaluate:
@@ -221,8 +216,7 @@ def cmd_add_task(a: argparse.Namespace) -> int:
 
 
 def cmd_screen(a: argparse.Namespace) -> int:
-    from molgate import api
-
+    api = lazy.api()
     summary = api.screen(a.model, a.library, a.out, a.where, a.ensemble, a.engine, a.workers,
                          a.smiles_column, a.chunk_size, a.batch_size, not a.no_domain,
                          a.domain_threshold, not a.no_progress, a.precision, a.largest_fragment)
@@ -363,19 +357,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_benchmark)
 
-    from molgate.cli.data import add_data_commands
-
     add_data_commands(sub)
-
-    from molgate.cli.library import add_library_commands
-
     add_library_commands(sub)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    from molgate.errors import MolgateError
-
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="molgate: %(message)s", stream=sys.stderr)

@@ -65,7 +65,7 @@ class RatioSettings:
     outer_lr: float = 0.05
     interval: int = 10  # inner steps between outer updates
     hypergradient: str = "jvp"
-    max_ratio: float = 2.0  # sigmoid only: lambda in (0, max_ratio)
+    max_ratio: float = 2.0  # the sigmoid's ceiling: lambda in (0, max_ratio)
     preconditioner: str = "adam"  # the inner step the unrolling follows
     val_batches: int = 4  # validation batches averaged per outer step
     val_fraction: float = 0.5  # of the validation split that drives lambda (the rest selects)
@@ -77,6 +77,8 @@ class RatioSettings:
             raise ValueError(f"hypergradient must be one of {HYPERGRADIENTS}")
         if self.interval < 1:
             raise ValueError("interval must be >= 1")
+        if not self.max_ratio > 0:
+            raise ValueError(f"max_ratio must be positive, got {self.max_ratio}")
         if self.preconditioner not in PRECONDITIONERS:
             raise ValueError(f"preconditioner must be one of {PRECONDITIONERS}")
         if self.val_batches < 1 or not 0.0 < self.val_fraction < 1.0:

@@ -67,11 +67,3 @@ def fit_model(model: PropertyModel, train: GraphDataset, val: GraphDataset, out_
     model.eval()
     return FitResult(best.best, best.best_epoch, trainer.current_epoch, module.val_history,
                      seconds, len(train), trainer.world_size)
-
-
-def is_global_zero() -> bool:
-    """True in the process that writes results: the only one, or DDP's rank 0 (whose children
-    Lightning starts with ``LOCAL_RANK``; other nodes are started with ``NODE_RANK``)."""
-    import os
-
-    return int(os.environ.get("LOCAL_RANK", "0")) == 0 and int(os.environ.get("NODE_RANK", "0")) == 0

@@ -214,13 +214,13 @@ def test_cli_fixed_grid_and_learned_ratios(tmp_path, two_task_csv, capsys):
 
     assert main(["train", "--data", str(two_task_csv), "--method", "gate", "--transfer-ratios", "learned",
                  "--ratio-interval", "1", "--hypergradient", "finite-difference",
-                 "--ratio-parameterization", "sigmoid", "--outer-lr", "0.2",
+                 "--ratio-parameterization", "sigmoid", "--outer-lr", "0.2", "--ratio-max", "3",
                  "--out", str(tmp_path / "learned"), *TINY]) == 0
     config = json.loads((tmp_path / "learned" / "config.json").read_text())
     assert config["transfer_ratios"]["mode"] == "learned"
     settings = config["transfer_ratios"]["settings"]
     assert settings["hypergradient"] == "finite-difference" and settings["parameterization"] == "sigmoid"
-    assert settings["outer_lr"] == 0.2 and settings["interval"] == 1
+    assert settings["outer_lr"] == 0.2 and settings["interval"] == 1 and settings["max_ratio"] == 3.0
     assert (tmp_path / "learned" / "transfer_ratios_history.json").exists()
 
     assert main(["train", "--data", str(two_task_csv), "--method", "mtl", "--transfer-ratios", "learned",
@@ -232,3 +232,32 @@ def test_cli_fixed_grid_and_learned_ratios(tmp_path, two_task_csv, capsys):
     assert main(["train", "--data", str(two_task_csv), "--method", "gate", "--transfer-ratios", "fixed",
                  "--out", str(tmp_path / "y"), *TINY]) == 2
     assert "needs --ratios-file" in capsys.readouterr().err
+
+
+def test_load_keeps_the_transfer_ratio_mode_and_settings(tmp_path, two_task_csv):
+    """A loaded GATE model refits as it was fitted: the learned mode with every ratio setting, or
+    the fixed ratios; ``load`` used to drop them and refit with uniform ratios."""
+    import json
+
+    from molgate import api
+
+    tiny = dict(method="gate", epochs=1, hidden_size=16, ffn_hidden_size=8, progress=False,
+                gate=GateConfig(latent_size=8, lf_size=8, perturb_count=2))
+    settings = RatioSettings("sigmoid", outer_lr=0.2, interval=1, hypergradient="finite-difference",
+                             max_ratio=3.0, preconditioner="sgd", val_batches=2, val_fraction=0.4)
+    api.train(two_task_csv, out=tmp_path / "learned", transfer_ratios="learned", ratio_settings=settings, **tiny)
+    loaded = api.PropertyRegressor.load(tmp_path / "learned")
+    assert loaded.transfer_ratios == "learned" and loaded.ratio_settings == settings
+
+    ratios = {"freesolv": {"doubled": 0.25}, "doubled": {"freesolv": 2.0}}
+    (tmp_path / "r.json").write_text(json.dumps(ratios))
+    api.train(two_task_csv, out=tmp_path / "fixed", transfer_ratios="fixed", ratios_file=tmp_path / "r.json", **tiny)
+    loaded = api.PropertyRegressor.load(tmp_path / "fixed")
+    assert loaded.transfer_ratios == "fixed" and loaded.ratios == ratios
+    assert api.PropertyRegressor.load(tmp_path / "fixed").ratio_settings == RatioSettings()
+
+
+def test_max_ratio_must_be_positive():
+    with pytest.raises(ValueError, match="max_ratio"):
+        RatioSettings("sigmoid", max_ratio=0.0)
+
