@@ -19,14 +19,13 @@ import pandas as pd
 
 from molgate import api
 from molgate.data.splits import cap_train_per_task, make_split, save_split, split_counts
+from molgate.data.suite import build_suite
 from molgate.data.table import read_table
 from molgate.evaluate.metrics import metrics_table
 from molgate.evaluate.plots import grouped_bar_chart
 
 
 def run(out: Path, max_epochs: int, max_per_task: int | None, seed: int, methods: list[str]) -> pd.DataFrame:
-    from molgate.data.suite import build_suite
-
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     suite_dir = out / "suite"

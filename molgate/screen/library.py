@@ -23,6 +23,8 @@ from itertools import islice
 from pathlib import Path
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 from rdkit import Chem
 from tqdm.auto import tqdm
 
@@ -198,9 +200,6 @@ def _write_text(chunks: Iterator[list[str]], path: Path, header: bool, gz: bool)
 
 def _write_parquet(chunks: Iterator[list[str]], path: Path) -> None:
     """One row group per chunk, so memory stays flat however large the library."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
     schema = pa.schema([("smiles", pa.string())])
     with pq.ParquetWriter(path, schema) as writer:
         for chunk in chunks:

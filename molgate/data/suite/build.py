@@ -4,8 +4,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
+import chemicals
 import pandas as pd
+import pyarrow
+import rdkit
 from tqdm.auto import tqdm
+
+from molgate import __version__
 
 from . import (combustion, conductivity, critical, curate, freesolv, interface, misc, parachor,
                phase_change, safety, thermo, vapor_pressure, viscosity, volume)
@@ -69,10 +74,6 @@ def _attach_smiles(rec: pd.DataFrame, stereo: str) -> tuple[pd.DataFrame, dict, 
 
 
 def _versions() -> dict:
-    import chemicals
-    import pyarrow
-    import rdkit
-    from molgate import __version__
     return {"molgate": __version__, "chemicals": chemicals.__version__,
             "rdkit": rdkit.__version__, "pandas": pd.__version__, "pyarrow": pyarrow.__version__}
 

@@ -1,6 +1,8 @@
 """Thermal conductivity of the saturated liquid at 298.15 K (DIPPR-100, VDI PPDS polynomial)."""
 from __future__ import annotations
 
+from chemicals.dippr import EQ100
+
 from .records import concat, evaluate, frame, inside
 from .tables import column, read
 
@@ -10,7 +12,6 @@ def _vdi_poly(T, A, B, C, D, E):
 
 
 def thermal_conductivity_liquid_298(ctx):
-    from chemicals.dippr import EQ100
     t = "thermal_conductivity_liquid_298"
     perry = read("Table 2-315 Thermal Conductivity of Inorganic and Organic Liquids.tsv")
     ok = inside(column(perry, "Tmin"), column(perry, "Tmax"))

@@ -3,6 +3,7 @@ PSRK, HEOS, Passut-Danner, Yaws). Prediction tables (Wilson-Jasperson, Fedors) a
 from __future__ import annotations
 
 from .records import concat, from_column
+from .tables import read
 
 # table, source name, kind
 _TABLES = [
@@ -18,7 +19,6 @@ _TABLES = [
 
 
 def _critical(task: str, col: str, scale: float, skip=()):
-    from .tables import read
     parts = []
     for table, source, kind in _TABLES:
         if source in skip or col not in read(table).columns:

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import numpy as np
+from chemicals.identifiers import get_pubchem_db
 from rdkit import Chem, RDLogger
 
 ALLOWED_ELEMENTS = frozenset({"H", "B", "C", "N", "O", "F", "Si", "P", "S", "Cl", "Se", "Br", "I"})
@@ -32,7 +34,6 @@ class Verdict:
 @lru_cache(maxsize=1)
 def pubchem_index() -> dict:
     """chemicals' identifier database keyed by primary CAS (as int)."""
-    from chemicals.identifiers import get_pubchem_db
     db = get_pubchem_db()
     db.finish_loading()
     return db.CAS_index
@@ -69,6 +70,14 @@ def check_smiles(smiles: str | None) -> Verdict:
     return Verdict(canonical, Chem.MolToSmiles(flat), None)
 
 
+def cas_to_int(cas) -> int:
+    """CAS number (string like '64-17-5' or int) as an int; -1 where it is malformed."""
+    if isinstance(cas, (int, np.integer)):
+        return int(cas)
+    digits = str(cas).strip().replace("-", "")
+    return int(digits) if digits.isdigit() else -1
+
+
 def smiles_of_cas(cas: int) -> str | None:
     obj = pubchem_index().get(int(cas))
     return obj.smiles if obj else None
@@ -76,5 +85,4 @@ def smiles_of_cas(cas: int) -> str | None:
 
 def classify_cas(cas) -> Verdict:
     """Filter verdict for one CAS number (string or int)."""
-    from .records import cas_to_int
     return check_smiles(smiles_of_cas(cas_to_int(cas)))

@@ -1,13 +1,14 @@
 """Surface tension at 298.15 K from fits whose stated range contains 298.15 K."""
 from __future__ import annotations
 
+from chemicals.dippr import EQ106
+from chemicals.interface import Jasper, REFPROP_sigma
+
 from .records import concat, evaluate, frame, inside
 from .tables import column, read
 
 
 def surface_tension_298(ctx):
-    from chemicals.dippr import EQ106
-    from chemicals.interface import Jasper, REFPROP_sigma
     t = "surface_tension_298"
     jl = read("Jasper-Lange.tsv")
     mc = read("MuleroCachadinaParameters.tsv")

@@ -3,6 +3,7 @@ solubility parameters."""
 from __future__ import annotations
 
 import numpy as np
+from chemicals.permittivity import permittivity_CRC
 
 from .records import concat, evaluate, frame, from_column, inside
 from .tables import column, read
@@ -39,7 +40,6 @@ def refractive_index(ctx):
 def dielectric_constant(ctx):
     """CRC permittivity measured at 20-30 C; where the table has no such value, CRC's own fit
     of the measurements evaluated at 298.15 K inside its stated range."""
-    from chemicals.permittivity import permittivity_CRC
     df = read("Permittivity (Dielectric Constant) of Liquids.tsv")
     T = column(df, "T")
     eps = column(df, "Permittivity")

@@ -3,6 +3,9 @@ sublimation, triple points."""
 from __future__ import annotations
 
 
+from chemicals.dippr import EQ106
+from chemicals.phase_change import PPDS12
+
 from .records import concat, evaluate, frame, from_column, inside
 from .tables import column, read
 
@@ -46,8 +49,6 @@ def hvap_Tb(ctx):
 
 
 def hvap_298(ctx):
-    from chemicals.dippr import EQ106
-    from chemicals.phase_change import PPDS12
     t = "hvap_298"
     perry = read("Table 2-150 Heats of Vaporization of Inorganic and Organic Liquids.tsv")
     perry_ok = inside(column(perry, "Tmin"), column(perry, "Tmax"))

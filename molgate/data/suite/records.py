@@ -12,19 +12,12 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
+from .identifiers import cas_to_int, pubchem_index
 from .tables import column, read
 from .tasks import T_REF
 
 COLUMNS = ["cas", "task", "value", "source", "kind"]
 MEASURED_KINDS = frozenset({"measured", "semi-empirical"})
-
-
-def cas_to_int(cas) -> int:
-    """CAS number (string like '64-17-5' or int) as an int; -1 where it is malformed."""
-    if isinstance(cas, (int, np.integer)):
-        return int(cas)
-    digits = str(cas).strip().replace("-", "")
-    return int(digits) if digits.isdigit() else -1
 
 
 def frame(cas: Iterable, values, task: str, source: str, kind: str) -> pd.DataFrame:
@@ -83,7 +76,6 @@ class Context:
 
     @cached_property
     def molecular_weights(self) -> dict[int, float]:
-        from .identifiers import pubchem_index
         return {cas: float(obj.MW) for cas, obj in pubchem_index().items()}
 
     def mw(self, cas: Iterable) -> np.ndarray:

@@ -4,10 +4,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import matplotlib
 import numpy as np
 import pandas as pd
 
-from .tasks import TASKS
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (after choosing the file-only backend)
+from matplotlib.colors import LogNorm  # noqa: E402
+
+from .tasks import TASKS  # noqa: E402
 
 
 def _paths(path) -> tuple[Path, Path]:
@@ -47,11 +52,6 @@ def summarize_suite(path, out_png=None) -> pd.DataFrame:
 
 
 def plot_overlap(overlap: pd.DataFrame, out_png) -> None:
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.colors import LogNorm
-
     n = len(overlap)
     size = max(5.0, 0.32 * n + 2.0)
     fig, ax = plt.subplots(figsize=(size + 1.5, size))

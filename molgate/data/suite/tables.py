@@ -11,6 +11,7 @@ import importlib
 
 import numpy as np
 import pandas as pd
+from chemicals import data_reader
 
 # Model outputs shipped inside chemicals: they must never become labels.
 PREDICTION_TABLES = frozenset({
@@ -124,7 +125,6 @@ def read(key: str) -> pd.DataFrame:
     if key not in _OWNER:
         raise KeyError(f"table {key!r} is not one the suite reads")
     module = chemicals_module(_OWNER[key])
-    from chemicals import data_reader
     TABLES_READ.add(key)
     if key in _UNREGISTERED and key not in data_reader.load_cmds:
         data_reader.register_df_source(module.folder, key)

@@ -4,6 +4,8 @@ The TRC gas table is not read: its Hfg is at 0 K, not 298 K.
 """
 from __future__ import annotations
 
+from chemicals import heat_capacity as hc
+
 from .records import concat, frame, from_column
 from .tables import note_file
 from .tasks import T_REF
@@ -65,7 +67,6 @@ def cp_gas_298(ctx):
 
 def _zabransky():
     """Zabransky liquid heat-capacity fits (isobaric and saturation) valid at 298.15 K."""
-    from chemicals import heat_capacity as hc
     note_file("Zabransky.tsv")  # parsed by chemicals.heat_capacity into fit objects
     cas, values = [], []
     for table in (hc.zabransky_dict_const_s, hc.zabransky_dict_const_p,

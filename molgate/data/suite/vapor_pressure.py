@@ -5,13 +5,14 @@ from __future__ import annotations
 import math
 
 
+from chemicals.dippr import EQ101
+from chemicals.vapor_pressure import Antoine, TRC_Antoine_extended, Wagner, Wagner_original
+
 from .records import concat, evaluate, frame, inside
 from .tables import column, read, safe_log10
 
 
 def log10_psat_298(ctx):
-    from chemicals.dippr import EQ101
-    from chemicals.vapor_pressure import Antoine, TRC_Antoine_extended, Wagner, Wagner_original
     t = "log10_psat_298"
     parts = []
 

@@ -6,13 +6,14 @@ are left out; the 3-term and Dutt-Prasad tables store log10 of cP, i.e. of mPa*s
 from __future__ import annotations
 
 
+from chemicals.dippr import EQ101
+from chemicals.viscosity import PPDS9, Viswanath_Natarajan_3
+
 from .records import concat, evaluate, frame, inside
 from .tables import column, read, safe_log10
 
 
 def viscosity_298(ctx):
-    from chemicals.dippr import EQ101
-    from chemicals.viscosity import PPDS9, Viswanath_Natarajan_3
     t = "viscosity_298"
     parts = []
     for key, source in (("Viswanath Natarajan Dynamic 3 term.tsv", "Viswanath-Natarajan"),

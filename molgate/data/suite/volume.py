@@ -3,6 +3,8 @@ liquid from DIPPR-105 / VDI PPDS fits at 298.15 K)."""
 from __future__ import annotations
 
 import numpy as np
+from chemicals.dippr import EQ105
+from chemicals.volume import volume_VDI_PPDS
 
 from .records import concat, evaluate, frame, from_column, inside
 from .tables import column, read
@@ -25,8 +27,6 @@ def density(ctx):
 
 
 def liquid_density_298(ctx):
-    from chemicals.dippr import EQ105
-    from chemicals.volume import volume_VDI_PPDS
     t = "liquid_density_298"
     perry = read("Perry Parameters 105.tsv")
     ok = inside(column(perry, "Tmin"), column(perry, "Tmax"))
