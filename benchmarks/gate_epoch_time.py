@@ -1,20 +1,34 @@
 """Seconds per training epoch of many-task GATE vs K (2, 5, 10, 20, 40), both sharing modes, next to MTL.
 
-The same molecules for every K: ``--molecules`` molecules sampled once from the suite (seeded);
-task k's labels are used for the first K tasks (largest first). Each (method, K) trains for
-``--epochs`` epochs with Adam at the real model sizes (hidden 300, latent 300, LF 300, M = 4
-perturbations); the time of the fastest epoch is reported, so a machine hiccup does not count.
-The loop is plain PyTorch (forward, full GATE loss, backward, step), identical for every method,
-so the ratios compare model cost only. Targets: time about linear in K (K=40 under 5x K=10) and
-trunk GATE at most 3x MTL per epoch.
+The same molecules for every K and method. ``--data all`` (the default): ``--molecules`` molecules
+sampled once from the whole suite (seeded), task k's labels used for the first K tasks (largest
+first). ``--data main-job``: the main job's training molecules (reference10, scaffold seed 0, at
+most 1,500 training labels per task; K <= 10), ``--molecules`` of them (0: all). Each method
+trains at the real model sizes (hidden 300, latent 300, LF 300, M = 4 perturbations) with Adam in
+a plain PyTorch loop (forward, full loss, backward, step), identical for every method, so the
+ratios compare model cost only.
 
-    python benchmarks/gate_epoch_time.py [--molecules 1024] [--ks 2 5 10 20 40]
+Timing: every method's model is built once per K; then ``--warmup`` epochs and ``--repeats``
+timed epochs are run with the methods taking turns, epoch by epoch (the order reversed on every
+other repeat), so a change in the machine's load falls on all of them alike. The reported time is
+the median of the timed epochs. ``--repeats 1 --warmup 1`` is close to the first version (the
+best of two epochs, methods one after the other).
+
+Methods: ``mtl``, ``gate-trunk``, ``gate-separate`` and the GATE variants in :data:`VARIANTS`
+(e.g. ``gate-trunk-batch``: batch distances, no perturbed passes; ``gate-trunk-map3``: the mapping
+term from 3 sources per target). Targets: time about linear in K (K=40 under 5x K=10); the
+default GATE at most 4x MTL per epoch at K = 10 (issue 17).
+
+    OMP_NUM_THREADS=1 python benchmarks/gate_epoch_time.py [--ks 10] [--data main-job] [--repeats 3] \\
+        [--methods mtl gate-trunk] [--name gate_epoch_time_k10]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import statistics
 import sys
 import time
 
@@ -22,74 +36,147 @@ import numpy as np
 import pandas as pd
 import torch
 
-from common import RESULTS, suite_dir, write_result
+from common import RESULTS, reference10_split, suite_dir, write_result
+from molgate.data.splits import load_split
+from molgate.data.table import read_table
 from molgate.featurize.batching import GraphDataset, make_loader
 from molgate.featurize.graphs import feature_dims, featurize
 from molgate.methods import EncoderConfig, GateConfig, build_model
+from molgate.methods.gate_losses import GateLossWeights
+
+#: GATE variants by name: (sharing, GateConfig fields, GateLossWeights fields)
+VARIANTS = {
+    "gate-trunk": ("trunk", {}, {}),
+    "gate-separate": ("separate", {}, {}),
+    "gate-trunk-batch": ("trunk", {}, {"distance_form": "batch"}),
+    "gate-trunk-m1": ("trunk", {"perturb_count": 1}, {}),
+    "gate-trunk-m2": ("trunk", {"perturb_count": 2}, {}),
+    "gate-trunk-map3": ("trunk", {}, {"map_sources": 3}),
+    "gate-trunk-map1": ("trunk", {}, {"map_sources": 1}),
+    "gate-trunk-batch-map3": ("trunk", {}, {"distance_form": "batch", "map_sources": 3}),
+    "gate-trunk-noalign": ("trunk", {}, {"use_auto": False, "use_cons": False, "use_map": False, "use_dis": False}),
+}
 
 
 def epoch_seconds(model, loader, epochs: int) -> float:
+    """The fastest of ``epochs`` epochs of one model (used by ``train_throughput.py`` too)."""
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     model.train()
-    best = float("inf")
-    for _ in range(epochs):
-        t = time.perf_counter()
-        for batch in loader:
-            opt.zero_grad(set_to_none=True)
-            loss, _ = model.training_loss(batch)
-            loss.backward()
-            opt.step()
-        best = min(best, time.perf_counter() - t)
-    return best
+    return min(one_epoch(model, opt, loader) for _ in range(epochs))
+
+
+def one_epoch(model, opt, loader) -> float:
+    start = time.perf_counter()
+    for batch in loader:
+        opt.zero_grad(set_to_none=True)
+        loss, _ = model.training_loss(batch)
+        loss.backward()
+        opt.step()
+    return time.perf_counter() - start
+
+
+def build(method: str, k: int):
+    torch.manual_seed(0)
+    d_v, d_e = feature_dims()
+    if method == "mtl":
+        return build_model("mtl", k, d_v, d_e, EncoderConfig(), {})
+    sharing, gate, weights = VARIANTS[method]
+    config = GateConfig(sharing=sharing, weights=GateLossWeights(**weights), **gate)
+    return build_model("gate", k, d_v, d_e, EncoderConfig(), {"gate": config.to_dict()})
+
+
+def alternating_epochs(methods: list[str], k: int, loader, warmup: int, repeats: int) -> dict[str, list[float]]:
+    """Timed epochs of every method, the methods taking turns (module docstring)."""
+    models = {m: build(m, k) for m in methods}
+    optimisers = {m: torch.optim.Adam(model.parameters(), lr=1e-4) for m, model in models.items()}
+    for model in models.values():
+        model.train()
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    for r in range(warmup + repeats):
+        order = methods if r % 2 == 0 else methods[::-1]
+        for m in order:
+            sec = one_epoch(models[m], optimisers[m], loader)
+            if r >= warmup:
+                times[m].append(sec)
+            print(f"K={k:2d} {m:22s} {'warm-up' if r < warmup else f'repeat {r - warmup}'}: {sec:7.2f} s",
+                  flush=True)
+    return times
+
+
+def load_data(data: str, molecules: int) -> tuple[list, np.ndarray, list[str]]:
+    """``(graphs, labels [N, T] in tasks order, tasks)``, tasks sorted by label count (largest first)."""
+    if data == "main-job":
+        path, split_file, _ = reference10_split("gate_epoch_time", seed=0, cap=1500)
+        table, _ = read_table(path)
+        rows = load_split(split_file, table).train
+        if molecules:
+            rows = np.sort(np.random.default_rng(0).choice(rows, size=min(molecules, len(rows)), replace=False))
+        frame = pd.DataFrame(table.y[rows], columns=table.tasks)
+        frame.insert(0, "smiles", [table.smiles[i] for i in rows])
+        tasks = frame.drop(columns="smiles").notna().sum().sort_values(ascending=False).index.tolist()
+    else:
+        frame = pd.read_parquet(suite_dir("all") / "suite.parquet")
+        tasks = frame.drop(columns="smiles").notna().sum().sort_values(ascending=False).index.tolist()
+        frame = frame.sample(molecules, random_state=0).reset_index(drop=True)
+    graphs = featurize(frame["smiles"].tolist(), progress=False)
+    return graphs, frame[tasks].to_numpy(dtype=np.float64), tasks
 
 
 def main() -> int:
     p = argparse.ArgumentParser()
     p.add_argument("--molecules", type=int, default=1024)
+    p.add_argument("--data", choices=["all", "main-job"], default="all")
     p.add_argument("--ks", nargs="+", type=int, default=[2, 5, 10, 20, 40])
-    p.add_argument("--epochs", type=int, default=2)
-    p.add_argument("--methods", nargs="+", default=["mtl", "gate-trunk", "gate-separate"])
+    p.add_argument("--epochs", type=int, default=None, help="old name of --repeats")
+    p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--warmup", type=int, default=0)
+    p.add_argument("--methods", nargs="+", default=["mtl", "gate-trunk", "gate-separate"],
+                   choices=["mtl", *VARIANTS])
+    p.add_argument("--name", default="gate_epoch_time", help="results/<name>.json")
     a = p.parse_args()
-    torch.manual_seed(0)
-    frame = pd.read_parquet(suite_dir("all") / "suite.parquet")
-    tasks = frame.drop(columns="smiles").notna().sum().sort_values(ascending=False).index.tolist()
-    frame = frame.sample(a.molecules, random_state=0).reset_index(drop=True)
-    graphs = featurize(frame["smiles"].tolist(), progress=False)
-    d_v, d_e = feature_dims()
+    repeats = a.epochs or a.repeats
+    graphs, labels, tasks = load_data(a.data, a.molecules)
+    if max(a.ks) > len(tasks):
+        raise SystemExit(f"--data {a.data} has {len(tasks)} tasks, fewer than K = {max(a.ks)}")
+    load_before = os.getloadavg()
     rows = []
-    partial = RESULTS / "gate_epoch_time.partial.json"
+    partial = RESULTS / f"{a.name}.partial.json"
     done = json.loads(partial.read_text()) if partial.exists() else []
     for k in a.ks:
-        y = frame[tasks[:k]].to_numpy(dtype=np.float64)
+        hit = [r for r in done if r["K"] == k and r["method"] in a.methods]
+        if len(hit) == len(a.methods):
+            rows += hit
+            continue
+        y = labels[:, :k]
         y = (y - np.nanmean(y, 0)) / np.where(np.nanstd(y, 0) > 0, np.nanstd(y, 0), 1)
         loader = make_loader(GraphDataset(graphs, y), 64, shuffle=True, seed=0)
-        for method in a.methods:
-            hit = [r for r in done if r["K"] == k and r["method"] == method]
-            if hit:
-                rows.append(hit[0])
-                continue
-            name, _, sharing = method.partition("-")
-            extra = {"gate": GateConfig(sharing=sharing).to_dict()} if name == "gate" else {}
-            model = build_model(name, k, d_v, d_e, EncoderConfig(), extra)
-            sec = epoch_seconds(model, loader, a.epochs)
-            rows.append({"K": k, "method": method, "seconds_per_epoch": sec,
-                         "molecules_per_second": a.molecules / sec})
-            print(f"K={k:2d} {method:14s} {sec:7.2f} s/epoch", flush=True)
-            partial.parent.mkdir(parents=True, exist_ok=True)
-            partial.write_text(json.dumps(rows))
+        for m, times in alternating_epochs(a.methods, k, loader, a.warmup, repeats).items():
+            sec = statistics.median(times)
+            rows.append({"K": k, "method": m, "seconds_per_epoch": sec, "epoch_seconds": times,
+                         "molecules_per_second": len(graphs) / sec})
+        partial.parent.mkdir(parents=True, exist_ok=True)
+        partial.write_text(json.dumps(rows))
     table = pd.DataFrame(rows).pivot(index="K", columns="method", values="seconds_per_epoch")
-    for m in table.columns:
+    for m in a.methods:
         if m != "mtl" and "mtl" in table.columns:
             table[f"{m}/mtl"] = table[m] / table["mtl"]
-    print(f"\nseconds per epoch, {a.molecules} molecules, batch 64, hidden/latent/LF 300, M=4")
+    print(f"\nseconds per epoch (median of {repeats}), {len(graphs)} molecules ({a.data}), batch 64, "
+          f"hidden/latent/LF 300, M=4, {torch.get_num_threads()} thread(s), load average "
+          f"{load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}")
     print(table.to_string(float_format=lambda v: f"{v:.2f}"))
     summary = {}
     if 10 in table.index and 40 in table.index:
         for m in a.methods:
             summary[f"{m}: K40/K10"] = float(table.loc[40, m] / table.loc[10, m])
             print(f"{m}: epoch time K=40 / K=10 = {summary[f'{m}: K40/K10']:.2f} (target < 5)")
-    path = write_result("gate_epoch_time", {"molecules": a.molecules, "tasks_in_order": tasks,
-                                            "rows": rows, "summary": summary})
+    if 10 in table.index and "mtl" in table.columns:
+        for m in a.methods:
+            if m != "mtl":
+                summary[f"{m}/mtl at K=10"] = float(table.loc[10, m] / table.loc[10, "mtl"])
+    path = write_result(a.name, {"molecules": len(graphs), "data": a.data, "repeats": repeats,
+                                 "warmup": a.warmup, "tasks_in_order": tasks, "load_average":
+                                 {"start": load_before, "end": os.getloadavg()},
+                                 "command": " ".join(sys.argv), "rows": rows, "summary": summary})
     partial.unlink(missing_ok=True)
     print(f"written {path}")
     return 0

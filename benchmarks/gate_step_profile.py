@@ -18,6 +18,8 @@ Four views:
 * **lightning**: the same batches through ``RegressionModule`` in a ``Trainer`` (as ``molgate
   train`` runs it, ``deterministic=True``, CSV logger), per-step time and the share spent inside
   ``self.log``/``self.log_dict``.
+* **diagnostics**: the per-term gradient norms ``TermDiagnostics`` logs once per epoch, in steps
+  and as a share of a main-job epoch.
 * **ops**: the top operators of ``torch.profiler`` over one pass (self CPU time, forward and
   backward together).
 
@@ -52,6 +54,7 @@ from molgate.methods import EncoderConfig, GateConfig, build_model
 from molgate.methods.gate_losses import (autoencoding_loss, consistency_loss, distance_loss,
                                          mapping_loss)
 from molgate.methods.regression import regression_loss
+from molgate.train.diagnostics import term_gradient_norms
 from molgate.train.module import RegressionModule, TrainSettings
 
 TERMS = ("auto", "cons", "map", "dis")
@@ -86,7 +89,7 @@ def load_batches(n_molecules: int, batch_size: int, seed: int):
     graphs = featurize([table.smiles[i] for i in idx], progress=False)
     dataset = GraphDataset(graphs, y)
     batches = list(make_loader(dataset, batch_size, shuffle=True, seed=seed))
-    return batches, table.tasks, int(dataset.mask.sum())
+    return batches, table.tasks, int(dataset.mask.sum()), len(train)
 
 
 def build(method: str, n_tasks: int, **weights):
@@ -150,24 +153,28 @@ def check_parts(model, batch) -> float:
     return float((parts - loss).abs())
 
 
-def timed_steps(model, batches, rounds: int, step) -> Clock:
-    """``rounds`` passes (plus one warm-up) of forward (``step``), backward and Adam."""
-    opt = torch.optim.Adam(model.parameters(), lr=1e-4)
-    model.train()
-    clock = Clock()
+def interleaved_steps(models: dict, batches, rounds: int) -> dict[str, Clock]:
+    """``rounds`` passes (plus one warm-up) of forward (``step``), backward and Adam for every
+    ``name: (model, step)``, the models taking turns on each batch so that a change in the
+    machine's load falls on all of them alike."""
+    clocks = {name: Clock() for name in models}
+    optimisers = {name: torch.optim.Adam(model.parameters(), lr=1e-4) for name, (model, _) in models.items()}
+    for model, _ in models.values():
+        model.train()
     for r in range(rounds + 1):
         for batch in batches:
-            c = clock if r else Clock()
-            start = time.perf_counter()
-            with c("forward"):
-                loss = step(model, batch, c)
-            with c("backward"):
-                loss.backward()
-            with c("optimizer"):
-                opt.step()
-                opt.zero_grad(set_to_none=True)
-            c.samples["step"].append(time.perf_counter() - start)
-    return clock
+            for name, (model, step) in models.items():
+                c = clocks[name] if r else Clock()
+                start = time.perf_counter()
+                with c("forward"):
+                    loss = step(model, batch, c)
+                with c("backward"):
+                    loss.backward()
+                with c("optimizer"):
+                    optimisers[name].step()
+                    optimisers[name].zero_grad(set_to_none=True)
+                c.samples["step"].append(time.perf_counter() - start)
+    return clocks
 
 
 def plain_step(model, batch, clock):
@@ -216,6 +223,25 @@ def lightning_steps(model, batches, rounds: int) -> dict[str, float]:
     return {"lightning step": statistics.median(steps), "self.log calls per step": per_step_log}
 
 
+def diagnostics_cost(gate, mtl, batches, plain: dict, train_size: int) -> dict:
+    """The per-term gradient diagnostics (``TermDiagnostics``: once per epoch, one batch): their
+    time in plain steps, and as a share of a main-job epoch of ``train_size`` molecules."""
+    out = {}
+    steps_per_epoch = -(-train_size // 64)
+    for name, model in (("gate", gate), ("mtl", mtl)):
+        samples = []
+        for batch in batches:
+            start = time.perf_counter()
+            term_gradient_norms(model, batch)
+            samples.append(time.perf_counter() - start)
+        sec = statistics.median(samples)
+        out[name] = {"seconds": sec, "in_steps": sec / plain[name],
+                     "epoch_share": sec / (sec + steps_per_epoch * plain[name])}
+        print(f"  diagnostics {name:5s} {1e3 * sec:8.1f} ms = {sec / plain[name]:4.1f} steps, "
+              f"{100 * out[name]['epoch_share']:.1f}% of a {steps_per_epoch}-step epoch")
+    return out
+
+
 def top_ops(model, batches, count: int = 15) -> list[dict]:
     opt = torch.optim.Adam(model.parameters(), lr=1e-4)
     with profile(activities=[ProfilerActivity.CPU]) as prof:
@@ -243,9 +269,9 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--tag", default="current")
-    p.add_argument("--skip", nargs="*", default=[], choices=["marginal", "lightning", "ops"])
+    p.add_argument("--skip", nargs="*", default=[], choices=["marginal", "lightning", "ops", "diagnostics"])
     a = p.parse_args()
-    batches, tasks, labels = load_batches(a.molecules, a.batch_size, seed=0)
+    batches, tasks, labels, train_size = load_batches(a.molecules, a.batch_size, seed=0)
     K = len(tasks)
     print(f"K = {K}, {a.molecules} molecules, {labels} labels, {len(batches)} batches of {a.batch_size}, "
           f"threads {torch.get_num_threads()}")
@@ -254,10 +280,9 @@ def main() -> None:
 
     gate, mtl = build("gate", K), build("mtl", K)
     result["parts_check_abs_diff"] = check_parts(gate, batches[0])
-    parts = {}
-    for name, model, step in (("gate", gate, gate_parts_step), ("mtl", mtl, mtl_parts_step)):
-        med = timed_steps(model, batches, a.rounds, step).medians()
-        parts[name] = med
+    clocks = interleaved_steps({"gate": (gate, gate_parts_step), "mtl": (mtl, mtl_parts_step)}, batches, a.rounds)
+    parts = {name: clock.medians() for name, clock in clocks.items()}
+    for name, med in parts.items():
         forward_parts = {k: v for k, v in med.items() if k not in ("forward", "backward", "optimizer", "step")}
         rows = {**forward_parts, "forward, other": med["forward"] - sum(forward_parts.values()),
                 "backward": med["backward"], "optimizer (Adam)": med["optimizer"]}
@@ -265,19 +290,21 @@ def main() -> None:
     result["parts"] = parts
     result["gate_over_mtl_instrumented_step"] = parts["gate"]["step"] / parts["mtl"]["step"]
 
-    plain = {"mtl": statistics.median(timed_steps(build("mtl", K), batches, a.rounds, plain_step).samples["step"])}
     variants = {"gate": {}, **({} if "marginal" in a.skip else
                                {f"gate without {t}": {f"use_{t}": False} for t in TERMS}),
                 "gate, no alignment": {f"use_{t}": False for t in TERMS}}
-    for name, weights in variants.items():
-        clock = timed_steps(build("gate", K, **weights), batches, a.rounds, plain_step)
-        plain[name] = statistics.median(clock.samples["step"])
+    models = {"mtl": (build("mtl", K), plain_step),
+              **{name: (build("gate", K, **weights), plain_step) for name, weights in variants.items()}}
+    clocks = interleaved_steps(models, batches, a.rounds)
+    plain = {name: statistics.median(clock.samples["step"]) for name, clock in clocks.items()}
     result["plain_step"] = plain
-    print(f"\nplain step (training_loss + backward + Adam), median, ratio to MTL")
+    print("\nplain step (training_loss + backward + Adam), median, ratio to MTL (variants interleaved)")
     for name, sec in plain.items():
         extra = f"  term cost {1e3 * (plain['gate'] - sec):6.1f} ms" if name.startswith("gate without") else ""
         print(f"  {name:36s} {1e3 * sec:8.1f} ms  {sec / plain['mtl']:5.2f}x{extra}")
 
+    if "diagnostics" not in a.skip:
+        result["diagnostics"] = diagnostics_cost(models["gate"][0], models["mtl"][0], batches, plain, train_size)
     if "lightning" not in a.skip:
         result["lightning"] = {name: lightning_steps(build(name, K), batches, a.rounds) for name in ("gate", "mtl")}
         print("\nLightning (RegressionModule, deterministic=True)")

@@ -240,19 +240,24 @@ def distance_loss(u: Tensor, u_pert: Tensor | None, weights: Tensor | None = Non
 
 
 def mapping_matrix(u: Tensor, y: Tensor, predict_from_lf: PredictFromLF | None, mask: Tensor | None = None,
-                   detach_sources: bool = False, predict_by_target: PredictByTarget | None = None) -> Tensor:
-    """``P [K, K]`` by target blocks if ``predict_by_target`` is given (diagonal 0), else in chunks
-    through ``predict_from_lf`` (:mod:`molgate.methods.gate_mapping`); the same off the diagonal."""
+                   detach_sources: bool = False, predict_by_target: PredictByTarget | None = None,
+                   sources: int | None = None) -> Tensor:
+    """``P [K, K]`` by target blocks if ``predict_by_target`` is given (diagonal 0; ``sources``:
+    ``GateLossWeights.map_sources``), else in chunks through ``predict_from_lf``
+    (:mod:`molgate.methods.gate_mapping`); the same off the diagonal."""
     if predict_by_target is not None:
-        return mapping_pair_matrix_by_target(u, y, predict_by_target, mask, detach_sources)
+        return mapping_pair_matrix_by_target(u, y, predict_by_target, mask, detach_sources, sources)
+    if sources is not None:
+        raise ValueError("map_sources needs predict_by_target")
     return mapping_pair_matrix(u, y, predict_from_lf, mask, detach_sources=detach_sources)
 
 
 def mapping_loss(u: Tensor, y: Tensor, predict_from_lf: PredictFromLF | None, mask: Tensor | None = None,
                  weights: Tensor | None = None, reduction: PairReduction = "target_mean",
-                 detach_sources: bool = False, predict_by_target: PredictByTarget | None = None) -> Tensor:
+                 detach_sources: bool = False, predict_by_target: PredictByTarget | None = None,
+                 sources: int | None = None) -> Tensor:
     """``l_map = (1/c_K) sum_{a != t} lambda[a, t] P[a, t]`` (see :func:`mapping_matrix`)."""
-    matrix = mapping_matrix(u, y, predict_from_lf, mask, detach_sources, predict_by_target)
+    matrix = mapping_matrix(u, y, predict_from_lf, mask, detach_sources, predict_by_target, sources)
     return _masked_off_diagonal_sum(matrix, weights, reduction)
 
 
@@ -261,7 +266,9 @@ class GateLossWeights:
     """``L = l_reg + alpha*l_auto + beta*l_cons + gamma*l_map + delta*l_dis`` (spec section 2).
 
     A term is computed only if its ``use_*`` switch is on and its weight is non-zero (ablations).
-    ``pair_reduction``, ``form``, ``distance_form`` and ``detach_sources``: module docstring.
+    ``pair_reduction``, ``form``, ``distance_form`` and ``detach_sources``: module docstring;
+    ``map_sources`` **[ours]**: the mapping term from that many sources per target, drawn on each
+    step (an unbiased estimate, :mod:`molgate.methods.gate_mapping`; None: every source).
 
     Default weights 0.03, chosen on validation (``benchmarks/gate_alignment_trial.py``: reference10,
     scaffold seed 0, 500 labels per task, 8 epochs): of the weights tried with every term on
@@ -281,11 +288,14 @@ class GateLossWeights:
     form: Form = "scale_free"
     distance_form: DistanceForm = "perturbation"
     detach_sources: bool = False
+    map_sources: int | None = None
 
     def __post_init__(self):
         _check_form(self.form)
         if self.distance_form not in DISTANCE_FORMS:
             raise ValueError(f"distance_form must be one of {DISTANCE_FORMS}, got {self.distance_form!r}")
+        if self.map_sources is not None and self.map_sources < 1:
+            raise ValueError(f"map_sources must be at least 1 (None: every source), got {self.map_sources}")
         pair_normaliser(2, self.pair_reduction)
 
     def active(self) -> dict[str, float]:
@@ -314,7 +324,8 @@ def pair_terms_matrix(u: Tensor, u_pert: Tensor | None, y: Tensor, predict_from_
     if "cons" in active:
         total = total + active["cons"] * consistency_matrix(u, form, detach)
     if "map" in active:
-        total = total + active["map"] * mapping_matrix(u, y, predict_from_lf, mask, detach, predict_by_target)
+        total = total + active["map"] * mapping_matrix(u, y, predict_from_lf, mask, detach, predict_by_target,
+                                                       weights.map_sources)
     if "dis" in active:
         total = total + active["dis"] * distance_matrix(u, u_pert, form, detach)
     if K < 2:
@@ -346,7 +357,7 @@ def loss_terms(pred: Tensor, y: Tensor, *, z: Tensor | None = None, z_rec: Tenso
         parts["cons"] = consistency_loss(u, transfer_ratios, pairs, form, detach)
     if "map" in active:
         parts["map"] = mapping_loss(u, y, predict_from_lf, mask, transfer_ratios, pairs, detach,
-                                    predict_by_target)
+                                    predict_by_target, weights.map_sources)
     if "dis" in active:
         distances_from = u_pert if weights.distance_form == "perturbation" else None
         parts["dis"] = distance_loss(u, distances_from, transfer_ratios, pairs, form, detach)

@@ -18,6 +18,12 @@ target's modules, the same numbers:
   :math:`(K - 1) |L_t|` rows :math:`u_{a,b}`, :math:`a \ne t, b \in L_t`, go through target t's
   modules as one block (``predict_by_target``). Exactly the rows the loss uses: the diagonal
   :math:`P[t, t]`, which every pair sum leaves out, is not computed (it is 0 in the result).
+  ``sources = S < K - 1`` **[ours]** (``GateLossWeights.map_sources``; default: every source)
+  draws, on each call, S of target t's K - 1 sources uniformly without replacement
+  (:math:`A_t`) and evaluates only their rows:
+  :math:`\hat P[a, t] = \frac{K - 1}{S} [a \in A_t] P[a, t]`, so :math:`E[\hat P] = P` and every
+  pair sum is unbiased, at S / (K - 1) of the rows. This changes the loss (a noisy estimate of the
+  same term), so it is an option, off by default.
 * :func:`mapping_pair_matrix` (any ``predict_from_lf(x [G, R, d], targets [G])``): all K sources,
   diagonal included, grouped by target in chunks of ``chunk`` rows, the last chunk of each target
   padded. It costs up to ``K * chunk`` padded rows per target and a weight gather per chunk.
@@ -91,23 +97,32 @@ def mapping_pair_matrix(u: Tensor, y: Tensor, predict_from_lf: PredictFromLF,
 
 
 def mapping_pair_matrix_by_target(u: Tensor, y: Tensor, predict_by_target: PredictByTarget,
-                                  mask: Tensor | None = None, detach_sources: bool = False) -> Tensor:
+                                  mask: Tensor | None = None, detach_sources: bool = False,
+                                  sources: int | None = None) -> Tensor:
     """``P [K, K]`` off the diagonal (diagonal 0): one block of ``(K - 1) |L_t|`` rows per target
-    through ``predict_by_target`` (module docstring). ``detach_sources`` as in
+    through ``predict_by_target`` (module docstring); with ``sources = S < K - 1`` the unbiased
+    estimate from S sources per target drawn on this call. ``detach_sources`` as in
     :func:`mapping_pair_matrix`."""
     labelled = labelled_mask(y, mask)
     K, d = u.shape[0], u.shape[-1]
+    used = K - 1 if sources is None else min(sources, K - 1)
+    if used < 1:
+        raise ValueError(f"sources must be at least 1 (None: every source), got {sources}")
+    picks = [torch.randperm(K - 1, device=u.device)[:used] for _ in range(K)] if used < K - 1 else None
     source = u.detach() if detach_sources else u
     molecules = [labelled[:, t].nonzero(as_tuple=True)[0] for t in range(K)]
     blocks = []
     for t, mol in enumerate(molecules):
         x = source[:, mol]  # [K, L_t, d]: every source's LF points of target t's molecules
-        blocks.append(torch.cat([x[:t], x[t + 1:]]).reshape(-1, d))
+        x = torch.cat([x[:t], x[t + 1:]])  # the sources a != t, in order
+        blocks.append((x if picks is None else x[picks[t]]).reshape(-1, d))
     predictions = predict_by_target(blocks)
     zero = u.new_zeros(1)
     columns = []
     for t, (mol, pred) in enumerate(zip(molecules, predictions)):
-        error = (pred.reshape(K - 1, len(mol)) - y[mol, t]).pow(2)
-        mse = error.sum(dim=1) / max(len(mol), 1)  # [K - 1], sources a != t in order
+        error = (pred.reshape(used, len(mol)) - y[mol, t]).pow(2)
+        mse = error.sum(dim=1) / max(len(mol), 1)  # [used]
+        if picks is not None:
+            mse = mse.new_zeros(K - 1).index_copy(0, picks[t], mse * ((K - 1) / used))
         columns.append(torch.cat([mse[:t], zero, mse[t:]]))
     return torch.stack(columns, dim=1)  # P[a, t]

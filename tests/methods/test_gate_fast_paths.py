@@ -178,3 +178,44 @@ def test_pair_terms_matrix_by_target_equals_the_chunked_form(batch):
     old = pair_terms_matrix(u, u_pert, y, model.map_to_target, mask, w)
     new = pair_terms_matrix(u, u_pert, y, model.map_to_target, mask, w, model.map_by_target)
     torch.testing.assert_close(new, old, rtol=1e-10, atol=1e-12)
+
+
+# ---- map_sources: the mapping term from S sources per target (an option; it changes the loss) ---
+
+
+def test_map_sources_estimates_each_pair_from_a_scaled_draw_of_sources():
+    u, y, inverse, head = _mapping_problem(K=5)
+    predict = _by_target(inverse, head)
+    full = mapping_pair_matrix_by_target(u, y, predict)
+    rows = []
+
+    def counting(xs):
+        rows.append([len(x) for x in xs])
+        return predict(xs)
+
+    picked = torch.zeros(5, 5)
+    for draw in range(200):
+        est = mapping_pair_matrix_by_target(u, y, counting, sources=2)
+        for t in range(4):  # target 4 has no labels
+            chosen = est[:, t] != 0
+            assert int(chosen.sum()) == 2 and not chosen[t]
+            torch.testing.assert_close(est[chosen, t], 2.0 * full[chosen, t])  # (K - 1) / S = 2
+            picked[:, t] += chosen
+    labelled = (~torch.isnan(y)).sum(0)
+    assert rows[0] == [2 * int(n) for n in labelled]  # S rows per labelled molecule of each target
+    frequency = picked[:, :4] / 200  # each source of each target picked with probability S/(K-1)
+    off = ~torch.eye(5, dtype=torch.bool)[:, :4]
+    assert torch.all((frequency[off] - 0.5).abs() < 0.15)
+    # S >= K - 1 is the full term, with no draw
+    torch.testing.assert_close(mapping_pair_matrix_by_target(u, y, predict, sources=4), full)
+    with pytest.raises(ValueError):
+        GateLossWeights(map_sources=0)
+
+
+def test_map_sources_reaches_the_model_loss(batch):
+    model = small_gate(map_sources=1)
+    torch.manual_seed(2)
+    terms, _ = model.loss_terms(batch)
+    assert torch.isfinite(terms["map"]) and float(terms["map"].detach()) > 0
+    terms["map"].backward()
+    assert model.inverse.layers[0].weight.grad.abs().sum() > 0
