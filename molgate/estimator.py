@@ -150,7 +150,8 @@ class PropertyRegressor:
         gate = GateConfig(**config["gate"]) if "gate" in config else None
         saved = config.get("transfer_ratios", {}) if isinstance(model, GATEModel) else {}  # not add-task's
         mode = saved.get("mode", "uniform")
-        ratios = ratio_table(model.transfer_ratios.cpu().numpy(), list(config["tasks"])) if mode == "fixed" else None
+        tasks = list(config["tasks"])
+        ratios = ratio_table(model.transfer_ratios.cpu().numpy(), tasks) if mode == "fixed" else None
         known = {f.name for f in fields(RatioSettings)}
         settings = RatioSettings(**{k: v for k, v in saved.get("settings", {}).items() if k in known})
         est = cls(method=config["method"], **config["model"],

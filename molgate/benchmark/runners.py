@@ -38,7 +38,8 @@ def long_predictions(table: MoleculeTable, test: np.ndarray, pred: np.ndarray, t
 
 
 def molgate_method(name: str, gate: GateConfig) -> tuple[str, GateConfig, str | None]:
-    """A benchmark method name -> (:func:`~molgate.jobs.train.train` method, GATE settings, regression reduction)."""
+    """A benchmark method name -> (the ``method`` of :func:`~molgate.jobs.train.train`, GATE settings,
+    regression reduction)."""
     if name == "mtl-balanced":
         return "mtl", gate, "per-task"
     if name == "gate-noalign":
