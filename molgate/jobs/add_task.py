@@ -42,6 +42,11 @@ class AddTaskResult:
     fit: dict = field(default_factory=dict)
 
 
+#: Mapping sources per step: with M = 4 perturbations the new part's perturbed copies are 5 rows
+#: per molecule, so 5 sources cap the mapping term at the same cost; exact for models of <= 5 tasks.
+MAP_SOURCES = 5
+
+
 @dataclass
 class Addition:
     """Everything a task addition trains: the view (new part + frozen model) and its datasets."""
@@ -55,16 +60,17 @@ class Addition:
 
 def prepare_addition(frozen: GATEModel | ExtendedGATEModel, train_graphs, y_train: np.ndarray, val_graphs,
                      y_val: np.ndarray, init_encoder: str = "pretrained", perturbations: str = "bank",
-                     cache_frozen: bool = True, map_sources: int | None = None, diagnostics: bool = False,
-                     seed: int = 0) -> Addition:
+                     cache_frozen: bool = True, map_sources: int | None = MAP_SOURCES,
+                     diagnostics: bool = False, seed: int = 0, train_trunk: bool = True) -> Addition:
     """The new task's part (initialised from the global RNG), the frozen context of its training
     molecules, the training view with its scaler fitted on ``y_train`` ``[n, 1]``, and the
     standardised datasets (only the training set carries the context)."""
     new = new_task_part(frozen, init_encoder=init_encoder)  # caching draws no random number
     start = time.perf_counter()
-    context = frozen_context(frozen, new, train_graphs, perturbations=perturbations, cache=cache_frozen, seed=seed)
+    context = frozen_context(frozen, new, train_graphs, perturbations=perturbations, cache=cache_frozen, seed=seed,
+                             train_trunk=train_trunk)
     cache_seconds = time.perf_counter() - start
-    view = TaskAdditionModel(frozen, new, context.kind, context.scales, map_sources, diagnostics)
+    view = TaskAdditionModel(frozen, new, context.kind, context.scales, map_sources, diagnostics, train_trunk)
     view.scaler.fit(y_train)
     with torch.no_grad():
         y_train, y_val = (view.scaler.transform(torch.as_tensor(y, dtype=torch.float32)).numpy()
@@ -77,8 +83,9 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
              smiles_column: str = "smiles", split: str = "scaffold", seed: int = 0,
              split_file: str | Path | None = None, split_sizes=(0.8, 0.1, 0.1),
              on_invalid: str = "error", init_encoder: str = "pretrained", cache_frozen: bool = True,
-             perturbations: str = "bank", map_sources: int | None = None, diagnostics: bool = False,
-             epochs: int = 50, batch_size: int = 64, patience: int = 10, warmup_epochs: int = 2,
+             perturbations: str = "bank", map_sources: int | None = MAP_SOURCES, diagnostics: bool = False,
+             train_trunk: bool = True, epochs: int = 50, batch_size: int = 64, patience: int = 10,
+             warmup_epochs: int = 2,
              init_lr: float = 1e-4, max_lr: float = 1e-3, final_lr: float = 1e-4,
              accelerator: str = "cpu", progress: bool = True, cache: bool = True,
              cache_dir: str | None = None, overwrite: bool = True) -> AddTaskResult:
@@ -92,8 +99,10 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
 
     ``perturbations`` (``"bank"``: fixed draws per molecule, so the frozen parts' views are cached
     once; ``"per_step"``: fresh draws, the frozen MLPs run on every step), ``map_sources`` (the
-    frozen sources of the mapping term per step, None: all) and ``cache_frozen``: see
-    :mod:`molgate.methods.task_addition`. ``diagnostics`` logs the per-term gradient norms
+    frozen sources of the mapping term per step, drawn anew on each, weighted K / S so the term is
+    unbiased; None: all K, exact) and ``cache_frozen``: see
+    :mod:`molgate.methods.task_addition`. ``train_trunk=False`` keeps the new part's trunk at the
+    pre-trained weights (its embedding is then cached too). ``diagnostics`` logs the per-term gradient norms
     once per epoch (one backward per term and parameter group: about an epoch's cost on small data).
     """
     model_dir, out = Path(model), Path(out)
@@ -132,7 +141,7 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
         rows = {part: [position[int(i)] for i in idx] for part, idx in (("train", the_split.train), ("val", the_split.val))}
         addition = prepare_addition(frozen, [graphs[r] for r in rows["train"]], table.y[the_split.train],
                                     [graphs[r] for r in rows["val"]], table.y[the_split.val], init_encoder,
-                                    perturbations, cache_frozen, map_sources, diagnostics, seed)
+                                    perturbations, cache_frozen, map_sources, diagnostics, seed, train_trunk)
         fit = fit_model(addition.view, addition.train, addition.val, out, settings, name="logs")
         new, context, cache_seconds = addition.view.new, addition.context, addition.cache_seconds
         extended = extend(frozen, new)
@@ -141,7 +150,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
             "task": target, "data": str(Path(data).resolve()), "smiles_column": smiles_column,
             "split": the_split.kind, "seed": seed, "init_encoder": init_encoder,
             "cache_frozen": cache_frozen, "context": context.kind, "perturbations": perturbations,
-            "map_sources": map_sources, "training": settings.to_dict(), "fit": asdict(fit),
+            "map_sources": map_sources, "train_trunk": train_trunk, "training": settings.to_dict(),
+            "fit": asdict(fit),
             "cache_seconds": cache_seconds, "from_model": str(model_dir.resolve())}]
         keep = {k: config[k] for k in ("data", "training", "fit", "throughput", "transfer_ratios") if k in config}
         save_model(extended, out, list(config["tasks"]) + [target], units, featurizer,

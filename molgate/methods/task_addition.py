@@ -32,9 +32,16 @@ needs is computed once per molecule before training and travels with the batch.
   every batch; a ``separate`` part perturbs per-bond states inside its message passing, so it
   runs whole (without gradients) on every batch and has no bank.
 
+**Pair terms in O(K)** with the frozen side fixed: C[a, n] by the variance identity around the
+frozen points' mean, D[a, n] from the cached distances; neither needs a Gram matrix over the
+K + 1 tasks nor a gradient into the frozen side.
+
 **Mapping sources** (``map_sources``): P[a, n] sends every frozen source's LF points through the
 new task's Inverse and Head, K times the rows of one task. ``map_sources = S < K`` uses S sources
 drawn without replacement on each step, weighted K / S: an unbiased estimate of the same term.
+
+**Frozen new trunk** (``train_trunk=False``, **[ours]**): the new part's trunk stays at the
+pre-trained weights and its embedding is cached with the context; only its MLPs train.
 """
 
 from __future__ import annotations
@@ -50,7 +57,7 @@ from molgate.featurize.batching import GraphBatch, GraphDataset, make_loader
 from molgate.methods.base import PropertyModel
 from molgate.methods.extended_gate import ExtendedGATEModel, gate_parts
 from molgate.methods.gate import GATEModel, GateConfig
-from molgate.methods.gate_losses import loss_terms, pair_normaliser, perturbation_distances
+from molgate.methods.gate_losses import loss_terms, pair_normaliser, perturbation_distances, spread
 
 PERTURBATIONS = ("bank", "per_step")
 CONTEXT_KINDS = ("trunk", "lf", "bank", "bank-noise")
@@ -162,8 +169,21 @@ class FrozenContext(NamedTuple):
 
 
 def frozen_context(frozen: GATEModel | ExtendedGATEModel, new: GATEModel, graphs, batch_size: int = 256,
-                   perturbations: str = "bank", cache: bool = True, seed: int = 0) -> FrozenContext:
-    """The per-molecule context of the training molecules ``graphs`` (module docstring):
+                   perturbations: str = "bank", cache: bool = True, seed: int = 0,
+                   train_trunk: bool = True) -> FrozenContext:
+    """The per-molecule context of the training molecules ``graphs`` (module docstring), with the
+    new part's own trunk embedding as its last ``d_h`` columns when its trunk is not trained."""
+    context = _frozen_context(frozen, new, graphs, batch_size, perturbations, cache, seed)
+    if train_trunk or not graphs:
+        return context
+    own = cached_embeddings(new, graphs, batch_size)
+    values = own if context.values is None else np.hstack([context.values, own])
+    return FrozenContext(values, context.kind, context.scales)
+
+
+def _frozen_context(frozen: GATEModel | ExtendedGATEModel, new: GATEModel, graphs, batch_size: int,
+                    perturbations: str, cache: bool, seed: int) -> FrozenContext:
+    """What the frozen parts contribute to the context:
 
     * no perturbation in the loss: the frozen LF points (``"lf"``);
     * ``perturbations="bank"`` (``trunk`` parts only): the bank, the frozen LF points and
@@ -202,7 +222,7 @@ class TaskAdditionModel(PropertyModel):
 
     def __init__(self, frozen: GATEModel | ExtendedGATEModel, new: GATEModel, context_kind: str = "trunk",
                  frozen_scales: Tensor | None = None, map_sources: int | None = None,
-                 diagnostics: bool = True):
+                 diagnostics: bool = True, train_trunk: bool = True):
         super().__init__(1, new.d_v, new.d_e, new.config)
         if context_kind not in CONTEXT_KINDS:
             raise ValueError(f"context_kind must be one of {CONTEXT_KINDS}, got {context_kind!r}")
@@ -210,9 +230,14 @@ class TaskAdditionModel(PropertyModel):
             raise ValueError("context_kind='bank-noise' runs the frozen parts on the bank: give frozen_scales")
         if map_sources is not None and map_sources < 1:
             raise ValueError("map_sources must be at least 1 (None: every frozen source)")
+        if not train_trunk and new.gate.sharing != "trunk":
+            raise ValueError("train_trunk=False freezes the new part's trunk: it needs trunk sharing")
         self.context_kind, self.map_sources, self.diagnostics = context_kind, map_sources, diagnostics
+        self.train_trunk = train_trunk
         self.frozen = frozen.requires_grad_(False).eval()
         self.new = new
+        if not train_trunk:
+            new.trunk.requires_grad_(False)
         self.scaler = new.scaler  # fitted on the new task's training labels
         self.register_buffer("frozen_scales", frozen_scales)
         k = frozen.n_tasks
@@ -223,7 +248,21 @@ class TaskAdditionModel(PropertyModel):
     def train(self, mode: bool = True) -> "TaskAdditionModel":
         super().train(mode)
         self.frozen.eval()  # frozen means frozen: no dropout, no batch statistics
+        if not self.train_trunk:
+            self.new.trunk.eval()
         return self
+
+    def _own_embedding(self, batch: GraphBatch) -> tuple[Tensor, GraphBatch]:
+        """The new part's trunk embedding, and the batch with the frozen parts' context alone: a
+        frozen trunk's embedding is the context's last ``d_h`` columns (or is computed)."""
+        if self.train_trunk:
+            return self.new.shared_embedding(batch.bmg), batch
+        if batch.context is None:
+            with torch.no_grad():
+                return self.new.shared_embedding(batch.bmg), batch
+        d_h = self.new.config.hidden_size
+        rest = batch.context[:, :-d_h] if batch.context.shape[1] > d_h else None
+        return batch.context[:, -d_h:], batch._replace(context=rest)
 
     def forward(self, bmg) -> Tensor:
         return self.new(bmg)
@@ -283,6 +322,19 @@ class TaskAdditionModel(PropertyModel):
         per_source = (pred - batch.y[labelled, 0]).pow(2).mean(dim=1) if x.shape[1] else pred.sum(dim=1)
         return weight * (ratios * per_source).sum() / self._normaliser()
 
+    def _consistency_term(self, u_old: Tensor, u: Tensor) -> Tensor:
+        """``(1/c_K) sum_a lambda[a, n] C[a, n]`` with ``C[a, n] = MSE(u_a, u_n) [/ Var(u_n)]``, by
+        the variance identity around the frozen points' weighted mean c (exact, O(K) and without
+        gradients on the frozen side): ``sum_a w_a |u_a - u_n|^2 = sum_a w_a |u_a - c|^2 + W |c - u_n|^2``."""
+        k = u_old.shape[0]
+        w = self.transfer_ratios[:k, k]
+        total = w.sum()
+        centre = (w.view(-1, 1, 1) * u_old).sum(dim=0) / total.clamp_min(_EPS)
+        pairs = (w * (u_old - centre).pow(2).mean(dim=(1, 2))).sum() + total * (u[0] - centre).pow(2).mean()
+        if self.new.gate.weights.form == "scale_free":
+            pairs = pairs / spread(u)[0]
+        return pairs / self._normaliser()
+
     def _distance_term(self, s: Tensor) -> Tensor:
         """``(1/c_K) sum_a lambda[a, n] D[a, n]`` from every task's perturbation distances
         ``s [K + 1, M, B]`` (the new task last): ``D[a, n] = MSE(s~_a, s~_n)``, each task's
@@ -296,7 +348,7 @@ class TaskAdditionModel(PropertyModel):
     def loss_terms(self, batch: GraphBatch) -> tuple[dict[str, Tensor], dict[str, float]]:
         new, weights = self.new, self.new.gate.weights
         active = weights.active()
-        e = new.shared_embedding(batch.bmg)
+        e, batch = self._own_embedding(batch)
         noise = self._noise(batch, e)
         u_old, s_old = self._frozen_views(batch, noise)
         z_all = new.perturbed_latents(batch.bmg, e, noise)  # [1, 1 + M, B, d_z]
@@ -306,11 +358,13 @@ class TaskAdditionModel(PropertyModel):
         pred = torch.cat([pad, new.predict_from_latent(z)], dim=1)
         y = torch.cat([pad, batch.y], dim=1)
         mask = torch.cat([torch.zeros_like(pad, dtype=torch.bool), batch.mask], dim=1)
-        # reg, auto, cons (and batch distances) as in GATE; map and perturbation distances below
-        shared = replace(weights, use_map=False, use_dis=weights.use_dis and noise is None)
+        # reg, auto (and batch distances) as in GATE; cons, map and perturbation distances below
+        shared = replace(weights, use_cons=False, use_map=False, use_dis=weights.use_dis and noise is None)
         terms = loss_terms(pred, y, z=z, z_rec=new.inverse(u) if "auto" in active else None,
                            u=torch.cat([u_old, u]), mask=mask, transfer_ratios=self.transfer_ratios,
                            weights=shared, reduction=self.reduction)
+        if "cons" in active:
+            terms["cons"] = self._consistency_term(u_old, u)
         if "map" in active:
             terms["map"] = self._mapping_term(u_old, batch)
         if "dis" in active and noise is not None:
