@@ -49,8 +49,10 @@ def added(tmp_path_factory, pretrained, new_task_csv) -> Path:
     return out
 
 
-def _digest(folder: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir()) if p.is_file()}
+def _digest(folder: Path) -> dict[str, tuple[str, int]]:
+    """Every file and folder under ``folder`` (recursively): content hash and modification time."""
+    return {str(p.relative_to(folder)): (hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir",
+                                         p.stat().st_mtime_ns) for p in sorted(folder.rglob("*"))}
 
 
 def _tiny_gate(n_tasks=2, sharing="trunk"):
@@ -71,8 +73,11 @@ def test_old_tasks_predictions_are_bit_identical(pretrained, added, freesolv):
 
 def test_pretrained_folder_is_left_unchanged(tmp_path, pretrained, new_task_csv):
     before = _digest(pretrained)
+    assert {"weights.pt", "config.json", "logs/metrics.csv"} <= set(before)  # subfolders too
     api.add_task(pretrained, new_task_csv, "halved", tmp_path / "x", epochs=1, progress=False)
-    assert _digest(pretrained) == before
+    api.add_task(pretrained, new_task_csv, "halved", tmp_path / "y", epochs=1, progress=False,
+                 perturbations="per_step", cache_frozen=False)
+    assert _digest(pretrained) == before  # no file written, added, removed or touched
 
 
 def test_extended_model_reloads_to_identical_predictions(added, freesolv):

@@ -1,0 +1,97 @@
+"""The add-task workflow: offline, a one-line refusal, and what it records of the path it took."""
+
+from __future__ import annotations
+
+import json
+import socket
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from molgate.cli.main import main
+from molgate.errors import InputError
+from molgate.estimator import PropertyRegressor
+from molgate.jobs.add_task import MAP_SOURCES, add_task
+from molgate.jobs.train import train
+from molgate.methods import GateConfig
+
+from tests.conftest import SMALL
+
+
+@pytest.fixture(scope="module")
+def gate_model(tmp_path_factory, two_task_csv) -> Path:
+    out = tmp_path_factory.mktemp("pre") / "gate"
+    train(two_task_csv, targets=["freesolv", "doubled"], method="gate", out=out,
+          gate=GateConfig(latent_size=16, lf_size=16, perturb_count=2), **SMALL)
+    return out
+
+
+@pytest.fixture(scope="module")
+def new_csv(tmp_path_factory, freesolv) -> Path:
+    df = freesolv.iloc[100:180].copy()
+    df["shifted"] = df["freesolv"] + 2.0
+    path = tmp_path_factory.mktemp("new") / "new.csv"
+    df[["smiles", "shifted"]].to_csv(path, index=False)
+    return path
+
+
+class NoNetwork(socket.socket):
+    def __init__(self, *args, **kwargs):
+        raise OSError("network access during add-task")
+
+
+def test_adding_a_task_works_offline(monkeypatch, gate_model, new_csv, tmp_path, freesolv):
+    def refuse(*args, **kwargs):
+        raise OSError("network access during add-task")
+
+    monkeypatch.setattr(socket, "socket", NoNetwork)
+    monkeypatch.setattr(socket, "create_connection", refuse)
+    monkeypatch.setattr(socket, "getaddrinfo", refuse)
+    with pytest.raises(OSError):  # the guard is live
+        socket.create_connection(("example.org", 80))
+    out = tmp_path / "offline"
+    add_task(gate_model, new_csv, "shifted", out, epochs=1, batch_size=32, progress=False)
+    monkeypatch.undo()
+    pred = PropertyRegressor.load(out).predict(freesolv["smiles"].iloc[:5].tolist())
+    assert pred.shape == (5, 3) and np.isfinite(pred).all()
+
+
+def test_a_task_already_in_the_model_is_a_one_line_error(gate_model, two_task_csv, tmp_path, capsys):
+    code = main(["add-task", "--model", str(gate_model), "--data", str(two_task_csv), "--target", "doubled",
+                 "--out", str(tmp_path / "x"), "--no-progress"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 2
+    assert len(err) == 1 and err[0].startswith("error: ") and "Traceback" not in err[0]
+    assert "task 'doubled' already exists" in err[0] and "freesolv, doubled" in err[0]
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_saved_model_records_how_the_task_was_added(gate_model, new_csv, tmp_path):
+    default = add_task(gate_model, new_csv, "shifted", tmp_path / "bank", epochs=1, progress=False)
+    old = add_task(gate_model, new_csv, "shifted", tmp_path / "per-step", epochs=1, progress=False,
+                   perturbations="per_step", map_sources=None)
+    info = [json.loads((r.model_dir / "config.json").read_text())["added_tasks"][-1] for r in (default, old)]
+    assert (info[0]["context"], info[0]["perturbations"], info[0]["map_sources"]) == ("bank", "bank", MAP_SOURCES)
+    assert (info[1]["context"], info[1]["perturbations"], info[1]["map_sources"]) == ("trunk", "per_step", None)
+    assert default.cache_seconds > 0
+
+
+@pytest.mark.parametrize("option, message", [({"perturbations": "fresh"}, "perturbations must be"),
+                                             ({"map_sources": 0}, "map_sources must be")])
+def test_bad_options_are_refused_before_any_work(gate_model, new_csv, tmp_path, option, message):
+    with pytest.raises(InputError, match=message):
+        add_task(gate_model, new_csv, "shifted", tmp_path / "x", progress=False, **option)
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_new_task_reads_units_from_a_suite_manifest(gate_model, new_csv, tmp_path):
+    data = tmp_path / "suite" / "new.csv"
+    data.parent.mkdir()
+    data.write_text(new_csv.read_text())
+    (data.parent / "manifest.json").write_text(json.dumps({"tasks": {"shifted": {"unit": "kcal/mol"}}}))
+    out = add_task(gate_model, data, "shifted", tmp_path / "units", epochs=1, progress=False).model_dir
+    units = json.loads((out / "config.json").read_text())["units"]
+    assert units[-1] == "kcal/mol" and len(units) == 3
+    assert pd.read_csv(out / "test_set.csv").columns.tolist()[0] == "smiles"
