@@ -120,25 +120,28 @@ def perturbation_bank(n: int, count: int, size: int, seed: int = 0) -> np.ndarra
 
 
 @torch.no_grad()
-def frozen_scales(frozen: GATEModel | ExtendedGATEModel, graphs, batch_size: int = 256) -> Tensor:
+def frozen_scales(frozen: GATEModel | ExtendedGATEModel, graphs, batch_size: int = 256,
+                  embeddings: np.ndarray | None = None) -> Tensor:
     """``[P, d_h]``: each frozen part's perturbation scale, ``sigma * std(e)`` over ``graphs`` of its
-    trunk embedding e (``correction=0``): the fixed counterpart of the batch spread of
-    :meth:`GATEModel.perturb`, which a frozen part's cached views cannot follow."""
+    trunk embedding e (``correction=0``; ``embeddings``: :func:`cached_embeddings`, if at hand): the
+    fixed counterpart of the batch spread of :meth:`GATEModel.perturb`, which a frozen part's
+    cached views cannot follow."""
     parts = gate_parts(frozen)
-    frozen.eval()
-    per_batch = [[p.trunk(b.bmg) for p in parts] for b in _batches(graphs, batch_size)]
-    spreads = [torch.cat(chunks).std(dim=0, correction=0) for chunks in zip(*per_batch)]
-    return torch.stack([p.gate.perturb_scale * s for p, s in zip(parts, spreads)])
+    e = torch.from_numpy(cached_embeddings(frozen, graphs, batch_size) if embeddings is None else embeddings)
+    sigma = torch.tensor([p.gate.perturb_scale for p in parts], dtype=e.dtype).unsqueeze(1)
+    return sigma * e.reshape(e.shape[0], len(parts), -1).std(dim=0, correction=0)
 
 
-def frozen_bank_views(frozen: GATEModel | ExtendedGATEModel, bmg, noise: Tensor, scales: Tensor
-                      ) -> tuple[Tensor, Tensor]:
+def frozen_bank_views(frozen: GATEModel | ExtendedGATEModel, bmg, noise: Tensor, scales: Tensor,
+                      embeddings: Tensor | None = None) -> tuple[Tensor, Tensor]:
     """``(u [K, B, d_lf], s [K, M, B])``: the frozen LF points and the distances to the points of the
-    perturbed embeddings ``e + noise * scales[part]`` (``noise [M, B, d_h]``), without gradients."""
+    perturbed embeddings ``e + noise * scales[part]`` (``noise [M, B, d_h]``), without gradients.
+    ``embeddings [B, P * d_h]``: the parts' trunk embeddings, if already computed."""
     us, distances = [], []
+    parts = gate_parts(frozen)
     with torch.no_grad():
-        for part, scale in zip(gate_parts(frozen), scales):
-            e = part.trunk(bmg)
+        for i, (part, scale) in enumerate(zip(parts, scales)):
+            e = part.trunk(bmg) if embeddings is None else embeddings.reshape(len(embeddings), len(parts), -1)[:, i]
             u_all = part.transfer(part.encode(bmg, torch.cat([e.unsqueeze(0), e + noise * scale])))
             us.append(u_all[:, 0])
             distances.append(perturbation_distances(u_all[:, 0], u_all[:, 1:]))
@@ -147,14 +150,17 @@ def frozen_bank_views(frozen: GATEModel | ExtendedGATEModel, bmg, noise: Tensor,
 
 @torch.no_grad()
 def cached_bank(frozen: GATEModel | ExtendedGATEModel, graphs, bank: np.ndarray, scales: Tensor,
-                count: int, batch_size: int = 256) -> np.ndarray:
+                count: int, batch_size: int = 256, embeddings: np.ndarray | None = None) -> np.ndarray:
     """``[N, K * d_lf + K * M]``: per molecule, every frozen task's LF point, then its M distances
     (:func:`frozen_bank_views` of the molecule's ``count`` draws in ``bank``)."""
     frozen.eval()
+    width = bank.shape[1]
+    rows = bank if embeddings is None else np.hstack([bank, embeddings])
     chunks = []
-    for batch in _batches(graphs, batch_size, bank):
-        b = batch.context.shape[0]
-        u, s = frozen_bank_views(frozen, batch.bmg, batch.context.reshape(b, count, -1).transpose(0, 1), scales)
+    for batch in _batches(graphs, batch_size, rows):
+        b, context = batch.context.shape[0], batch.context
+        noise = context[:, :width].reshape(b, count, -1).transpose(0, 1)
+        u, s = frozen_bank_views(frozen, batch.bmg, noise, scales, context[:, width:] if embeddings is not None else None)
         chunks.append(torch.cat([u.transpose(0, 1).reshape(b, -1), s.permute(2, 0, 1).reshape(b, -1)], 1).numpy())
     return np.concatenate(chunks)
 
@@ -201,10 +207,11 @@ def _frozen_context(frozen: GATEModel | ExtendedGATEModel, new: GATEModel, graph
     if perturbations == "bank" and bank_applies(frozen, new):
         count = new.gate.perturb_count
         bank = perturbation_bank(len(graphs), count, new.config.hidden_size, seed)
-        scales = frozen_scales(frozen, graphs, batch_size)
+        embeddings = cached_embeddings(frozen, graphs, batch_size)  # once, for the scales and the views
+        scales = frozen_scales(frozen, graphs, batch_size, embeddings)
         if not cache:
             return FrozenContext(bank, "bank-noise", scales)
-        cached = cached_bank(frozen, graphs, bank, scales, count, batch_size)
+        cached = cached_bank(frozen, graphs, bank, scales, count, batch_size, embeddings)
         return FrozenContext(np.hstack([bank, cached]), "bank", scales)
     return FrozenContext(cached_embeddings(frozen, graphs, batch_size) if cache else None, "trunk")
 
