@@ -13,7 +13,7 @@ logs for every active term n (weight w_n) and every parameter group g of the mod
 
 into ``logs/metrics.csv`` as ``diag_<n>_value``, ``diag_<n>_grad_<g>`` and ``diag_<n>_share``
 (the share uses the ``encoders`` group, else the first group). It costs one backward pass per
-term on one batch per epoch.
+term (all groups at once) on one batch per epoch.
 """
 
 from __future__ import annotations
@@ -39,14 +39,16 @@ def term_gradient_norms(model: PropertyModel, batch) -> dict[str, float]:
             value = terms[name]
             out[f"{name}_value"] = float(value.detach())
             weighted = weights.get(name, 1.0) * value
+            # one backward pass per term over every group's parameters; norms per group after
+            flat = [p for params in groups.values() for p in params]
+            grads = (torch.autograd.grad(weighted, flat, retain_graph=True, allow_unused=True)
+                     if weighted.requires_grad else [None] * len(flat))
+            start = 0
             for group, params in groups.items():
-                if not weighted.requires_grad:
-                    norm = 0.0
-                else:
-                    grads = torch.autograd.grad(weighted, params, retain_graph=True, allow_unused=True)
-                    norm = float(torch.sqrt(sum((g.detach() ** 2).sum() for g in grads if g is not None)
-                                            if any(g is not None for g in grads) else torch.zeros(())))
-                out[f"{name}_grad_{group}"] = norm
+                mine = [g for g in grads[start:start + len(params)] if g is not None]
+                start += len(params)
+                out[f"{name}_grad_{group}"] = float(torch.sqrt(sum((g.detach() ** 2).sum() for g in mine))) \
+                    if mine else 0.0
     reg = out.get(f"reg_grad_{share_group}", 0.0)
     for name in names:
         out[f"{name}_share"] = out[f"{name}_grad_{share_group}"] / reg if reg > 0 else float("nan")
