@@ -80,6 +80,9 @@ def _add_gate_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--distance-form", choices=["perturbation", "batch"], default="perturbation",
                    help="distance loss over perturbed copies (M extra passes) or over the pairs of "
                         "molecules in the batch (no extra pass)")
+    g.add_argument("--map-sources", type=positive_int, default=None,
+                   help="[ours] mapping term from this many sources per target, drawn each step "
+                        "(unbiased, cheaper at many tasks); default: every source")
     for loss in ("auto", "cons", "map", "dis"):
         g.add_argument(f"--no-{loss}", action="store_true", help=f"ablation: switch off l_{loss}")
     r = p.add_argument_group("transfer ratios lambda[source, target] (GATE)")
@@ -107,7 +110,7 @@ def _gate_config(a: argparse.Namespace):
     api = lazy.api()
     weights = api.GateLossWeights(a.alpha, a.beta, a.gamma, a.delta, not a.no_auto, not a.no_cons,
                               not a.no_map, not a.no_dis, a.pair_reduction, a.alignment_form,
-                              a.distance_form)
+                              a.distance_form, map_sources=a.map_sources)
     return api.GateConfig(a.sharing, a.latent_size, a.lf_size, a.encoder_layers, a.transfer_layers,
                       a.perturb_scale, a.perturb_count, weights, a.task_hidden_size)
 

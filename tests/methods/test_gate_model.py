@@ -258,11 +258,12 @@ def test_cli_alignment_options_reach_the_saved_model(trained_gate, tmp_path):
     out = tmp_path / "opts"
     assert main(["train", "--data", str(data), "--method", "gate", "--sharing", "separate",
                  "--task-hidden-size", "8", "--alignment-form", "raw", "--distance-form", "batch",
-                 "--reduction", "pooled", "--out", str(out), "--epochs", "1", "--hidden-size", "16",
+                 "--map-sources", "1", "--reduction", "pooled", "--out", str(out), "--epochs", "1", "--hidden-size", "16",
                  "--latent-size", "8", "--lf-size", "8", "--no-progress"]) == 0
     config = json.loads((out / "config.json").read_text())
     assert config["gate"]["task_hidden_size"] == 8 and config["training"]["reduction"] == "pooled"
     assert config["gate"]["weights"]["form"] == "raw" and config["gate"]["weights"]["distance_form"] == "batch"
+    assert config["gate"]["weights"]["map_sources"] == 1
     assert api.PropertyRegressor.load(out).train_settings.reduction == "pooled"
     mtl = tmp_path / "mtl"
     assert main(["train", "--data", str(data), "--method", "mtl", "--out", str(mtl), "--epochs", "1",
@@ -270,6 +271,8 @@ def test_cli_alignment_options_reach_the_saved_model(trained_gate, tmp_path):
     assert json.loads((mtl / "config.json").read_text())["training"]["reduction"] == "pooled"
     with pytest.raises(SystemExit):
         main(["train", "--data", str(data), "--reduction", "mean", "--out", str(tmp_path / "x")])
+    with pytest.raises(SystemExit):
+        main(["train", "--data", str(data), "--map-sources", "0", "--out", str(tmp_path / "x")])
 
 
 def test_cli_weight_defaults_are_the_models():
