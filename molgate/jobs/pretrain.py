@@ -115,7 +115,7 @@ def model_card(model_dir: Path, manifest: dict, metrics: dict, counts: pd.DataFr
              f"sharing, latent {gate.get('latent_size')}, LF frame {gate.get('lf_size')}); "
              f"{settings['split']} split, seed {settings['seed']}"
              + (f", at most {settings['max_per_task']} training labels per task" if settings["max_per_task"]
-                else ", every training label") + f"; at most {settings['epochs']} epochs.", "",
+                else ", every training label") + f"; at most {settings['epochs']} epoch(s).", "",
              "## Use", "", "```bash",
              f"molgate predict  --model {model_dir.name} --data molecules.csv --out predictions.csv",
              f"molgate add-task --model {model_dir.name} --data mine.csv --target my_property --out with_mine",
@@ -133,9 +133,9 @@ def model_card(model_dir: Path, manifest: dict, metrics: dict, counts: pd.DataFr
                      f"{_number(m.get('mae'))} | {_number(m.get('r2'))} | {_number(m.get('pearson'))} |")
     fit = next(iter(config.get("fit", {}).values()), {})
     lines += ["", "## Training", "",
-              f"- training time: {seconds:.0f} s ({fit.get('epochs_run', '?')} epochs, best at epoch "
-              f"{fit.get('best_epoch', '?')}); suite build, training and evaluation together: "
-              f"{total_seconds:.0f} s",
+              f"- training time: {seconds:.0f} s ({fit.get('epochs_run', '?')} epoch(s) run; the weights are "
+              f"those of epoch {fit['best_epoch'] + 1 if 'best_epoch' in fit else '?'}, the best on validation); "
+              f"suite build, training and evaluation together: {total_seconds:.0f} s",
               f"- settings: `{json.dumps(config.get('training', {}), sort_keys=True)}`",
               f"- suite options: `{json.dumps(manifest.get('options', {}), sort_keys=True)}`", "",
               "## Data and licences", "",
