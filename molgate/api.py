@@ -25,11 +25,12 @@ import numpy as np
 import pandas as pd
 
 from molgate.benchmark import BenchmarkConfig, run_benchmark, sweep_gate, write_report
-from molgate.benchmark.run import prepare_data, task_names
+from molgate.benchmark.run import complete_seeds, finished_results, prepare_data, task_names
 from molgate.data.run_inputs import prepare_split, units_from_manifest
 from molgate.data.splits import make_split, save_split, split_counts
 from molgate.data.suite import build_suite, summarize_suite
 from molgate.data.table import read_table, write_rejects
+from molgate.errors import InputError
 from molgate.estimator import PropertyRegressor, gate_views, predict_array
 from molgate.evaluate.metrics import evaluation_metrics, metrics_table, read_test_set
 from molgate.evaluate.plots import latent_spaces_plot, lf_frame_plot, parity_plot
@@ -110,12 +111,13 @@ def benchmark(tasks="reference10", splits=("scaffold",), seeds=(0, 1, 2, 3, 4),
               methods=("stl", "mtl", "gate", "chemprop"), out: str | Path = "runs/benchmark",
               quick: bool = False, full: bool = False, max_per_task: int | None = None,
               epochs: int | None = None, sweep: bool = False, data: str | None = None,
-              progress: bool = True) -> Path:
+              progress: bool = True, report_only: bool = False) -> Path:
     """``molgate benchmark``: run (resumably) and write ``OUT/report.md`` and ``OUT/results.json``.
 
     ``quick``: 2 small tasks, 1 seed, 3 epochs, small networks (CI-sized). ``full``: no cap on
     training molecules, 50 epochs (for a GPU). ``sweep``: choose GATE's beta, delta and
-    perturbation scale on validation data first.
+    perturbation scale on validation data first. ``report_only``: train nothing; report the
+    finished runs of ``OUT``, restricted to the seeds where every one of ``methods`` finished.
     """
     if quick and full:
         raise ValueError("--quick and --full exclude each other")
@@ -131,9 +133,18 @@ def benchmark(tasks="reference10", splits=("scaffold",), seeds=(0, 1, 2, 3, 4),
         if epochs is not None:
             config.epochs = epochs
     out = Path(out)
-    if sweep:
-        config.gate, _ = sweep_gate(config, out)
-    results = run_benchmark(config, out, progress=progress)
+    if report_only:
+        if not (out / "benchmark.json").exists():
+            raise InputError("no benchmark to report on (benchmark.json is missing)", file=str(out))
+        config.save_or_check(out)
+        results = complete_seeds(finished_results(config, out), config.methods)
+        if not results:
+            raise InputError(f"no seed has finished runs of every method of {', '.join(config.methods)}",
+                             file=str(out))
+    else:
+        if sweep:
+            config.gate, _ = sweep_gate(config, out)
+        results = run_benchmark(config, out, progress=progress)
     data_file = prepare_data(config, out)
     names = task_names(config)
     return write_report(out, results, json.loads((out / "benchmark.json").read_text()),

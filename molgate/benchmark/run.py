@@ -89,4 +89,21 @@ def run_benchmark(config: BenchmarkConfig, out: str | Path, progress: bool = Tru
         bar.set_postfix_str(f"{job.split} seed {job.seed} {job.method}")
         result = run_job(job, config, table, data_file, out)
         logger.info("done %s seed %d %s in %.0f s", job.split, job.seed, job.method, result["seconds"])
+    return finished_results(config, out)
+
+
+def finished_results(config: BenchmarkConfig, out: str | Path) -> list[dict]:
+    """The results of ``config``'s jobs that have finished in ``out``."""
+    out = Path(out)
     return [json.loads(j.result_file(out).read_text()) for j in jobs(config) if j.done(out)]
+
+
+def complete_seeds(results: list[dict], methods) -> list[dict]:
+    """Only the (split, seed) groups where every one of ``methods`` finished, and only those
+    methods: means and paired tests of a report in progress then compare like with like."""
+    methods = set(methods)
+    have: dict[tuple, set] = {}
+    for r in results:
+        have.setdefault((r["split"], r["seed"]), set()).add(r["method"])
+    keep = {key for key, done in have.items() if methods <= done}
+    return [r for r in results if (r["split"], r["seed"]) in keep and r["method"] in methods]

@@ -195,7 +195,7 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
     api = lazy.api()
     tasks = a.tasks[0] if len(a.tasks) == 1 and a.tasks[0] in ("reference10", "all") else a.tasks
     report = api.benchmark(tasks, a.split, a.seeds, a.methods, a.out, a.quick, a.full,
-                           a.max_per_task, a.epochs, a.sweep, a.data, not a.no_progress)
+                           a.max_per_task, a.epochs, a.sweep, a.data, not a.no_progress, a.report_only)
     print(report.read_text())
     print(f"report written to {report}; per-run results in {a.out}/runs/")
     return 0
@@ -357,6 +357,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=positive_int, default=None, help="default 30 (quick: 3)")
     p.add_argument("--sweep", action="store_true", help="choose GATE's beta/delta/sigma on validation first")
     p.add_argument("--data", default=None, help="a suite.parquet to use instead of building one")
+    p.add_argument("--report-only", action="store_true",
+                   help="train nothing: report OUT's finished runs on the seeds where every method finished")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_benchmark)
 

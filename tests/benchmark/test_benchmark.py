@@ -147,3 +147,27 @@ def test_ablation_methods_and_their_report_lines():
     lines = ablation_lines(results_frame(results), "gate")
     assert "better MTL variant (mtl-balanced): better on 50/50" in lines[0]
     assert "(gate-noalign): better on 50/50" in lines[1] and "adds nothing" not in lines[1]
+
+
+def test_complete_seeds_keeps_only_seeds_where_every_method_finished():
+    from molgate.benchmark.run import complete_seeds
+
+    def r(seed, method):
+        return {"split": "scaffold", "seed": seed, "method": method, "metrics": {}}
+
+    results = [r(0, "mtl"), r(0, "gate"), r(0, "stl"), r(1, "mtl"), r(2, "mtl"), r(2, "gate")]
+    kept = complete_seeds(results, ["mtl", "gate"])
+    assert sorted((x["seed"], x["method"]) for x in kept) == [(0, "gate"), (0, "mtl"), (2, "gate"), (2, "mtl")]
+    assert complete_seeds(results, ["mtl", "chemprop-mtl"]) == []
+
+
+def test_report_only_trains_nothing_and_reports_complete_seeds(quick, tmp_path, capsys):
+    stamps = {p: p.stat().st_mtime_ns for p in quick.glob("runs/**/result.json")}
+    assert main(["benchmark", "--quick", "--methods", "mtl", "gate", "--out", str(quick), "--report-only",
+                 "--no-progress"]) == 0
+    assert {p: p.stat().st_mtime_ns for p in quick.glob("runs/**/result.json")} == stamps
+    results = json.loads((quick / "results.json").read_text())["results"]
+    assert {r["method"] for r in results} == {"mtl", "gate"}
+    assert "(d) paired comparison" in (quick / "report.md").read_text()
+    assert main(["benchmark", "--quick", "--out", str(tmp_path / "none"), "--report-only"]) != 0
+    assert "benchmark.json is missing" in capsys.readouterr().err
