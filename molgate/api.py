@@ -9,8 +9,8 @@
 >>> api.generate_library(100_000, "lib.parquet")    # molgate library generate
 
 Thin functions over the workflows: :func:`train` (:mod:`molgate.jobs.train`), :func:`add_task`
-(:mod:`molgate.jobs.add_task`), ``screen`` (:mod:`molgate.screen.run`), ``benchmark``
-(:mod:`molgate.benchmark`). :class:`PropertyRegressor` (:mod:`molgate.estimator`) is the estimator
+(:mod:`molgate.jobs.add_task`), :func:`pretrain` (:mod:`molgate.jobs.pretrain`), ``screen``
+(:mod:`molgate.screen.run`), ``benchmark`` (:mod:`molgate.benchmark`). :class:`PropertyRegressor` (:mod:`molgate.estimator`) is the estimator
 behind ``train`` (scikit-learn style: explicit parameters, ``fit`` / ``predict`` / ``save`` /
 ``load``); :class:`GateConfig`, :class:`GateLossWeights` and :class:`RatioSettings` are its GATE
 parameters.
@@ -36,6 +36,7 @@ from molgate.evaluate.metrics import evaluation_metrics, metrics_table, read_tes
 from molgate.evaluate.plots import latent_spaces_plot, lf_frame_plot, parity_plot
 from molgate.evaluate.training_plots import term_shares_plot
 from molgate.jobs.add_task import AddTaskResult, add_task
+from molgate.jobs.pretrain import PretrainResult, pretrain
 from molgate.jobs.train import TrainResult, train
 from molgate.methods import GateConfig
 from molgate.methods.gate_losses import GateLossWeights
@@ -179,4 +180,4 @@ def screen(model: str | Path, library: list[str | Path], out: str | Path, where:
 __all__ = ["PropertyRegressor", "GateConfig", "GateLossWeights", "RatioSettings", "screen", "ScreenSummary",
            "generate_library", "add_task", "AddTaskResult", "benchmark", "TrainResult", "train", "predict",
            "evaluate", "make_splits", "build_suite", "summarize_suite", "metrics_table", "predict_array",
-           "gate_views", "prepare_split", "units_from_manifest"]
+           "gate_views", "prepare_split", "units_from_manifest", "pretrain", "PretrainResult"]

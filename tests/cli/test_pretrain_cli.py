@@ -54,3 +54,13 @@ def test_the_command_hands_its_options_to_the_workflow(monkeypatch, capsys, tmp_
     a = _parser().parse_args(["pretrain", "--out", "m2"])
     a.func(a)
     assert seen["tasks"] == "all"  # a single preset name goes as a string
+
+
+def test_the_molgate_command_and_the_api_offer_pretrain(capsys):
+    from molgate import api
+    from molgate.cli.main import main
+
+    with pytest.raises(SystemExit) as info:
+        main(["pretrain", "--help"])
+    assert info.value.code == 0 and "--max-per-task" in capsys.readouterr().out
+    assert api.pretrain is lazy.api().pretrain and "pretrain" in api.__all__
