@@ -211,7 +211,8 @@ def cmd_add_task(a: argparse.Namespace) -> int:
                           patience=a.patience, warmup_epochs=a.warmup_epochs, init_lr=a.init_lr,
                           max_lr=a.max_lr, final_lr=a.final_lr, accelerator=a.accelerator,
                           progress=not a.no_progress, cache=not a.no_cache, cache_dir=a.cache_dir,
-                          overwrite=a.overwrite)
+                          overwrite=a.overwrite, perturbations=a.perturbations,
+                          map_sources=None if a.map_sources == 0 else a.map_sources)
     print(f"task '{a.target}' added: model saved to {result.model_dir} ({result.seconds:.1f} s "
           f"training, {result.cache_seconds:.1f} s caching the frozen model); {a.model} is unchanged")
     if a.evaluate:
@@ -284,6 +285,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start the new task's encoder from the pre-trained trunk or from scratch")
     p.add_argument("--no-cache-frozen", action="store_true",
                    help="recompute the frozen model's embeddings every batch instead of once")
+    p.add_argument("--perturbations", choices=["bank", "per_step"], default="bank",
+                   help="bank: fixed perturbation draws per molecule, so the frozen tasks' views are "
+                        "computed once; per_step: new draws every step (each view recomputed)")
+    p.add_argument("--map-sources", type=count, default=5,
+                   help="[ours] frozen sources drawn per step for the mapping term (unbiased; 0: all)")
     p.add_argument("--evaluate", action="store_true", help="evaluate every task afterwards")
     _add_training_options(p)
     p.set_defaults(func=cmd_add_task)

@@ -139,7 +139,8 @@ def test_add_task_extends_a_gate_model(tmp_path, two_task_csv, freesolv, capsys)
     assert main(["add-task", "--model", str(gate), "--data", str(data), "--smiles-column", "SMILES",
                  "--target", "shifted", "--out", str(out), "--split", "random", "--epochs", "2",
                  "--batch-size", "32", "--patience", "3", "--init-encoder", "random",
-                 "--no-cache-frozen", "--no-progress", "--evaluate"]) == 0
+                 "--no-cache-frozen", "--perturbations", "per_step", "--map-sources", "0",
+                 "--no-progress", "--evaluate"]) == 0
     printed = capsys.readouterr().out
     assert "task 'shifted' added" in printed and "unchanged" in printed and "rmse" in printed
     pred = tmp_path / "pred.csv"
@@ -148,10 +149,18 @@ def test_add_task_extends_a_gate_model(tmp_path, two_task_csv, freesolv, capsys)
     added = json.loads((out / "config.json").read_text())["added_tasks"]
     assert added[0]["task"] == "shifted" and added[0]["init_encoder"] == "random"
     assert added[0]["cache_frozen"] is False and added[0]["split"] == "random"
+    assert added[0]["perturbations"] == "per_step" and added[0]["map_sources"] is None  # 0: every source
     # a task the model already has is a one-line error, exit 2
     assert main(["add-task", "--model", str(gate), "--data", str(two_task_csv), "--target", "doubled",
                  "--out", str(tmp_path / "x"), "--no-progress"]) == 2
     assert "already exists" in capsys.readouterr().err
+
+
+def test_add_task_cli_defaults_are_the_workflows():
+    from molgate.jobs.add_task import MAP_SOURCES
+
+    a = build_parser().parse_args(["add-task", "--model", "m", "--data", "d.csv", "--target", "t", "--out", "o"])
+    assert (a.perturbations, a.map_sources) == ("bank", MAP_SOURCES)
 
 
 def test_ddp_options_reach_the_training_settings():
