@@ -75,6 +75,8 @@ class BenchmarkConfig:
         mine = self.to_dict()
         if path.exists():
             saved = json.loads(path.read_text())
+            if isinstance(saved.get("gate"), dict):  # fields added since are filled with their defaults
+                saved["gate"] = json.loads(json.dumps(GateConfig(**saved["gate"]).to_dict()))
             keys = ("max_per_task", "epochs", "patience", "hidden_size", "batch_size", "gate", "data")
             diff = [k for k in keys if saved.get(k) != json.loads(json.dumps(mine[k]))]
             if diff:

@@ -171,3 +171,14 @@ def test_report_only_trains_nothing_and_reports_complete_seeds(quick, tmp_path, 
     assert "(d) paired comparison" in (quick / "report.md").read_text()
     assert main(["benchmark", "--quick", "--out", str(tmp_path / "none"), "--report-only"]) != 0
     assert "benchmark.json is missing" in capsys.readouterr().err
+
+
+def test_settings_saved_before_a_new_gate_field_still_match(tmp_path):
+    config = BenchmarkConfig.quick()
+    config.save_or_check(tmp_path)
+    saved = json.loads((tmp_path / "benchmark.json").read_text())
+    del saved["gate"]["weights"]["map_sources"]  # as written by a build without that field
+    (tmp_path / "benchmark.json").write_text(json.dumps(saved))
+    BenchmarkConfig.quick().save_or_check(tmp_path)  # same settings: accepted
+    with pytest.raises(ValueError, match="other settings"):
+        BenchmarkConfig.quick(epochs=5).save_or_check(tmp_path)
