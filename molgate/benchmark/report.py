@@ -132,8 +132,11 @@ def ablation_lines(frame: pd.DataFrame, gate: str) -> list[str]:
     for noalign in ("gate-noalign",):
         if noalign in tests:
             row = tests[noalign]
-            verdict = "" if row["gate_better"] * 50 >= 32 * row["pairs"] and row["p_value"] < 0.05 else \
-                " The alignment adds nothing measurable at these settings."
+            verdict = ""
+            if row["p_value"] < 0.05 and 2 * row["gate_better"] < row["pairs"]:
+                verdict = " The alignment makes GATE measurably worse at these settings."
+            elif not (row["gate_better"] * 50 >= 32 * row["pairs"] and row["p_value"] < 0.05):
+                verdict = " The alignment adds nothing measurable at these settings."
             lines.append(f"{gate} vs GATE without alignment ({noalign}): better on {row['gate_better']}/"
                          f"{row['pairs']} pairs, p = {row['p_value']:.3g} (goal >= 32/50, p < 0.05).{verdict}")
     return lines

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from molgate.benchmark.plan import BenchmarkConfig, Job, expand_methods
-from molgate.benchmark.report import improvement_over_stl, paired_tests, ranks, results_frame
+from molgate.benchmark.report import ablation_lines, improvement_over_stl, paired_tests, ranks, results_frame
 from molgate.cli.main import main
 from molgate.data.splits import load_split
 from molgate.data.table import read_table
@@ -182,3 +182,22 @@ def test_settings_saved_before_a_new_gate_field_still_match(tmp_path):
     BenchmarkConfig.quick().save_or_check(tmp_path)  # same settings: accepted
     with pytest.raises(ValueError, match="other settings"):
         BenchmarkConfig.quick(epochs=5).save_or_check(tmp_path)
+
+
+@pytest.mark.parametrize("gate_factor, verdict", [(1.1, "measurably worse"), (0.9, None)])
+def test_ablation_verdict_says_when_the_alignment_hurts(gate_factor, verdict):
+    rng = np.random.default_rng(0)
+    rows = []
+    for seed in range(3):
+        for task in range(10):
+            base = 1.0 + rng.random()
+            rows += [{"split": "scaffold", "seed": seed, "method": "gate-noalign", "task": f"t{task}", "rmse": base},
+                     {"split": "scaffold", "seed": seed, "method": "mtl", "task": f"t{task}", "rmse": base},
+                     {"split": "scaffold", "seed": seed, "method": "gate", "task": f"t{task}",
+                      "rmse": base * gate_factor * (1 + 0.01 * rng.random())}]
+    line = [x for x in ablation_lines(pd.DataFrame(rows), "gate") if "without alignment" in x][0]
+    assert ("30/30" in line) == (gate_factor < 1)
+    if verdict:
+        assert verdict in line
+    else:
+        assert "worse" not in line and "adds nothing" not in line
