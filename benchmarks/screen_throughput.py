@@ -120,7 +120,7 @@ def screen_cmd(model: Path, lib: Path, out: Path, workers: int) -> list[str]:
 
 
 def run(size: int, repeats: int, memory_scale: int, workers: int, configs: list[str],
-        memory_flags: list[str]) -> dict:
+        memory_flags: list[str], name: str = "screen_throughput") -> dict:
     lib = library(size)
     csv = lib.with_suffix(".csv")
     if not csv.exists():
@@ -150,29 +150,29 @@ def run(size: int, repeats: int, memory_scale: int, workers: int, configs: list[
             print(f"round {r}: {name:22s} {seconds:7.1f} s  ({size / seconds:,.0f} molecules/s)", flush=True)
     median = {k: statistics.median(v) for k, v in times.items()}
     memory = {}
-    for n in (size, size * memory_scale):
+    for n in ((size, size * memory_scale) if memory_scale else ()):
         target = out / f"memory_{n}.parquet"
         _clear(target)
         seconds, peak = timed(screen_cmd(trained["mtl"], library(n), target, workers) + memory_flags)
         memory[n] = {"seconds": seconds, "peak_rss_mib": peak / 2**20, "molecules_per_second": n / seconds}
         print(f"memory: {n:>9,} molecules: peak {peak / 2**20:,.0f} MiB, {seconds:.0f} s", flush=True)
-    big, small = memory[size * memory_scale], memory[size]
+    big, small = (memory[size * memory_scale], memory[size]) if memory_scale else ({"peak_rss_mib": 0.0},) * 2
     result = {
         "size": size, "repeats": repeats, "workers": workers, "cpus": os.cpu_count(),
         "seconds": times, "median_seconds": median,
         "molecules_per_second": {k: size / v for k, v in median.items()},
         "speedup_vs_chemprop": {k: median["chemprop"] / v for k, v in median.items() if k != "chemprop"},
         "memory": {str(k): v for k, v in memory.items()}, "memory_flags": memory_flags,
-        "memory_ratio": big["peak_rss_mib"] / small["peak_rss_mib"],
+        "memory_ratio": big["peak_rss_mib"] / small["peak_rss_mib"] if memory_scale else None,
     }
     lines = ["| tool | median s | molecules/s | vs chemprop predict |", "|---|---|---|---|"]
     for k, v in median.items():
         lines.append(f"| {k} | {v:.1f} | {size / v:,.0f} | {median['chemprop'] / v:.2f}x |")
-    lines += ["", f"peak memory: {size:,} molecules {small['peak_rss_mib']:,.0f} MiB; "
+    lines += [] if not memory_scale else ["", f"peak memory: {size:,} molecules {small['peak_rss_mib']:,.0f} MiB; "
               f"{size * memory_scale:,} molecules {big['peak_rss_mib']:,.0f} MiB "
               f"(ratio {result['memory_ratio']:.2f}; molgate-mtl {' '.join(memory_flags)})"]
     print("\n".join(lines))
-    write_result("screen_throughput", result)
+    write_result(name, result)
     return result
 
 
@@ -183,10 +183,12 @@ def main() -> None:
     parser.add_argument("--configs", nargs="+", choices=CONFIGS, default=CONFIGS)
     parser.add_argument("--memory-flags", default="--no-domain --precision bf16",
                         help="screen options of the two memory runs (the fastest, to save time)")
-    parser.add_argument("--memory-scale", type=int, default=10)
+    parser.add_argument("--memory-scale", type=int, default=10, help="0: no memory runs")
+    parser.add_argument("--name", default="screen_throughput", help="result file name under results/")
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
-    run(args.size, args.repeats, args.memory_scale, args.workers, args.configs, args.memory_flags.split())
+    run(args.size, args.repeats, args.memory_scale, args.workers, args.configs, args.memory_flags.split(),
+        args.name)
 
 
 if __name__ == "__main__":
