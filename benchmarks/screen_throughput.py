@@ -120,7 +120,7 @@ def screen_cmd(model: Path, lib: Path, out: Path, workers: int) -> list[str]:
 
 
 def run(size: int, repeats: int, memory_scale: int, workers: int, configs: list[str],
-        memory_flags: list[str], name: str = "screen_throughput") -> dict:
+        memory_flags: list[str], result_name: str = "screen_throughput") -> dict:
     lib = library(size)
     csv = lib.with_suffix(".csv")
     if not csv.exists():
@@ -172,7 +172,7 @@ def run(size: int, repeats: int, memory_scale: int, workers: int, configs: list[
               f"{size * memory_scale:,} molecules {big['peak_rss_mib']:,.0f} MiB "
               f"(ratio {result['memory_ratio']:.2f}; molgate-mtl {' '.join(memory_flags)})"]
     print("\n".join(lines))
-    write_result(name, result)
+    write_result(result_name, result)
     return result
 
 
