@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from molgate.benchmark import BenchmarkConfig, run_benchmark, sweep_gate, write_report
@@ -32,10 +31,11 @@ from molgate.data.suite import build_suite, summarize_suite
 from molgate.data.table import read_table, write_rejects
 from molgate.errors import InputError
 from molgate.estimator import PropertyRegressor, gate_views, predict_array
-from molgate.evaluate.metrics import evaluation_metrics, metrics_table, read_test_set
+from molgate.evaluate.metrics import metrics_table
 from molgate.evaluate.plots import latent_spaces_plot, lf_frame_plot, parity_plot
 from molgate.evaluate.training_plots import term_shares_plot
 from molgate.jobs.add_task import AddTaskResult, add_task
+from molgate.jobs.evaluate import score_test_split
 from molgate.jobs.pretrain import PretrainResult, pretrain
 from molgate.jobs.train import TrainResult, train
 from molgate.methods import GateConfig
@@ -45,7 +45,6 @@ from molgate.prediction_output import predict_file
 from molgate.screen import library as screen_library
 from molgate.screen.output import ScreenSummary
 from molgate.screen.run import screen as run_screen
-from molgate.train.checkpoint import read_config
 
 
 
@@ -64,17 +63,7 @@ def evaluate(model: str | Path, plots: bool = True) -> dict[str, dict | None]:
     """``molgate evaluate``: test-split metrics per task in units -> ``DIR/metrics.json``, plots
     (a task without test labels: ``null``, see :func:`~molgate.evaluate.metrics.evaluation_metrics`)."""
     model_dir = Path(model)
-    est = PropertyRegressor.load(model_dir)
-    config = read_config(model_dir)
-    column = config.get("data", {}).get("smiles_column", "smiles")
-    test_file, test = read_test_set(model_dir, [column, *est.tasks_])
-    y_true = test[est.tasks_].to_numpy(dtype=np.float64)
-    graphs = est._graphs(test[column].tolist(), progress=False)  # once, for predictions and plots
-    y_pred = predict_array(est.model_, graphs)
-    metrics = evaluation_metrics(y_true, y_pred, est.tasks_, str(test_file))
-    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
-    pd.DataFrame(y_pred, columns=est.tasks_).assign(**{column: test[column]}).to_csv(
-        model_dir / "test_predictions.csv", index=False)
+    metrics, y_true, y_pred, graphs, est, config = score_test_split(model_dir)
     if plots:
         units = dict(zip(est.tasks_, config.get("units", [])))
         for k, t in enumerate(est.tasks_):

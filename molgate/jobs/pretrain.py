@@ -23,7 +23,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-import numpy as np
 import pandas as pd
 
 from molgate import __version__
@@ -32,8 +31,7 @@ from molgate.data.suite import build_suite, resolve_tasks
 from molgate.data.suite.tasks import TASKS, resolve_sources
 from molgate.data.table import read_table
 from molgate.errors import InputError
-from molgate.estimator import PropertyRegressor, predict_array
-from molgate.evaluate.metrics import evaluation_metrics, read_test_set
+from molgate.jobs.evaluate import score_test_split
 from molgate.jobs.train import train
 from molgate.outputs import check_model_out
 from molgate.train.checkpoint import read_config
@@ -82,20 +80,6 @@ def _build(tasks: list[str], exclude: list[str], folder: Path, progress: bool) -
     if not _suite_matches(folder, tasks, exclude):
         build_suite(tasks, folder, exclude_sources=exclude, progress=progress)
     return json.loads((folder / "manifest.json").read_text())
-
-
-def score_test_split(model_dir: Path) -> dict[str, dict | None]:
-    """Test-split metrics per task in units (``molgate evaluate`` without its plots), written to
-    ``metrics.json`` and ``test_predictions.csv`` in the model directory."""
-    est = PropertyRegressor.load(model_dir)
-    column = read_config(model_dir).get("data", {}).get("smiles_column", "smiles")
-    test_file, test = read_test_set(model_dir, [column, *est.tasks_])
-    y_pred = predict_array(est.model_, est._graphs(test[column].tolist(), progress=False))
-    metrics = evaluation_metrics(test[est.tasks_].to_numpy(dtype=np.float64), y_pred, est.tasks_, str(test_file))
-    (model_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, allow_nan=False))
-    pd.DataFrame(y_pred, columns=est.tasks_).assign(**{column: test[column]}).to_csv(
-        model_dir / "test_predictions.csv", index=False)
-    return metrics
 
 
 def _number(value) -> str:
@@ -188,7 +172,7 @@ def pretrain(out: str | Path, tasks: str | Iterable[str] = "all", max_per_task: 
     finally:
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
-    metrics = score_test_split(out)
+    metrics = score_test_split(out).metrics
     (out / "suite_manifest.json").write_text(json.dumps(manifest, indent=1))
     total = time.perf_counter() - start
     settings = {"split": split, "seed": seed, "max_per_task": max_per_task, "epochs": epochs}
@@ -197,4 +181,4 @@ def pretrain(out: str | Path, tasks: str | Iterable[str] = "all", max_per_task: 
     return PretrainResult(out, list(result.tasks), metrics, result.seconds, total, card, result.split_counts)
 
 
-__all__ = ["CARD", "LICENCES", "PretrainResult", "model_card", "pretrain", "score_test_split"]
+__all__ = ["CARD", "LICENCES", "PretrainResult", "model_card", "pretrain"]

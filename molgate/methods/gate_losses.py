@@ -219,8 +219,14 @@ def batch_distances(u: Tensor) -> Tensor:
 def normalised_distances(u: Tensor, u_pert: Tensor | None, form: Form = "scale_free") -> Tensor:
     """The distances the distance term compares: perturbation distances (``u_pert`` given) or
     batch distances (``u_pert`` None), each task's divided by its mean in the scale-free form."""
-    _check_form(form)
     s = perturbation_distances(u, u_pert) if u_pert is not None else batch_distances(u)
+    return scaled_distances(s, form)
+
+
+def scaled_distances(s: Tensor, form: Form = "scale_free") -> Tensor:
+    """Distances ``s [K, M, B]`` as the distance term compares them: each task's divided by its
+    mean in the scale-free form, unchanged in the raw one."""
+    _check_form(form)
     if form == "raw":
         return s
     return s / s.mean(dim=(1, 2), keepdim=True).clamp_min(_EPS)

@@ -57,11 +57,12 @@ from molgate.featurize.batching import GraphBatch, GraphDataset, make_loader
 from molgate.methods.base import PropertyModel
 from molgate.methods.extended_gate import ExtendedGATEModel, gate_parts
 from molgate.methods.gate import GATEModel, GateConfig
-from molgate.methods.gate_losses import loss_terms, pair_normaliser, perturbation_distances, spread
+from molgate.methods.gate_losses import (loss_terms, pair_normaliser, perturbation_distances, scaled_distances,
+                                         spread)
 
 PERTURBATIONS = ("bank", "per_step")
 CONTEXT_KINDS = ("trunk", "lf", "bank", "bank-noise")
-_EPS = 1e-12  # as in gate_losses: a batch of identical distances keeps a finite normaliser
+_EPS = 1e-12  # all-zero ratios towards the new task keep the consistency centre finite
 
 
 def new_task_part(frozen: GATEModel | ExtendedGATEModel, gate: GateConfig | None = None,
@@ -346,8 +347,7 @@ class TaskAdditionModel(PropertyModel):
         """``(1/c_K) sum_a lambda[a, n] D[a, n]`` from every task's perturbation distances
         ``s [K + 1, M, B]`` (the new task last): ``D[a, n] = MSE(s~_a, s~_n)``, each task's
         distances divided by their mean in the scale-free form."""
-        if self.new.gate.weights.form == "scale_free":
-            s = s / s.mean(dim=(1, 2), keepdim=True).clamp_min(_EPS)
+        s = scaled_distances(s, self.new.gate.weights.form)
         k = s.shape[0] - 1
         per_source = (s[:k] - s[k:]).pow(2).mean(dim=(1, 2))
         return (self.transfer_ratios[:k, k] * per_source).sum() / self._normaliser()

@@ -104,3 +104,15 @@ def test_the_suite_build_is_reused_and_bad_requests_fail_before_any_work(suite_m
                      progress=False, **TINY)
     assert (root / "suite" / "suite.parquet").stat().st_mtime_ns == built  # not rebuilt
     assert again.tasks == TASKS
+
+
+def test_score_test_split_is_what_evaluate_writes(suite_model):
+    from molgate import api
+    from molgate.jobs.evaluate import score_test_split
+
+    model = suite_model[0].model_dir
+    score = score_test_split(model)
+    assert score.y_true.shape == score.y_pred.shape == (len(score.graphs), len(TASKS))
+    np.testing.assert_allclose(score.y_pred, score.estimator.predict(
+        pd.read_csv(model / "test_predictions.csv")["smiles"].tolist()), rtol=1e-6)
+    assert api.evaluate(model, plots=False) == score.metrics == json.loads((model / "metrics.json").read_text())
