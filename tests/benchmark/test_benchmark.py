@@ -171,6 +171,9 @@ def test_report_only_trains_nothing_and_reports_complete_seeds(quick, tmp_path, 
     assert "(d) paired comparison" in (quick / "report.md").read_text()
     assert main(["benchmark", "--quick", "--out", str(tmp_path / "none"), "--report-only"]) != 0
     assert "benchmark.json is missing" in capsys.readouterr().err
+    assert main(["benchmark", "--quick", "--methods", "mtl", "mtl-balanced", "--out", str(quick),
+                 "--report-only"]) == 2  # mtl-balanced never ran there
+    assert "no seed has finished runs of every method of mtl, mtl-balanced" in capsys.readouterr().err
 
 
 def test_settings_saved_before_a_new_gate_field_still_match(tmp_path):
