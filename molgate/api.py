@@ -24,6 +24,8 @@ from pathlib import Path
 import pandas as pd
 
 from molgate.benchmark import BenchmarkConfig, run_benchmark, sweep_gate, write_report
+from molgate.benchmark.compare import regime_lines
+from molgate.benchmark.plan import jobs
 from molgate.benchmark.run import complete_seeds, finished_results, prepare_data, task_names
 from molgate.data.run_inputs import prepare_split, units_from_manifest
 from molgate.data.splits import make_split, save_split, split_counts
@@ -101,13 +103,16 @@ def benchmark(tasks="reference10", splits=("scaffold",), seeds=(0, 1, 2, 3, 4),
               methods=("stl", "mtl", "gate", "chemprop"), out: str | Path = "runs/benchmark",
               quick: bool = False, full: bool = False, max_per_task: int | None = None,
               epochs: int | None = None, sweep: bool = False, data: str | None = None,
-              progress: bool = True, report_only: bool = False) -> Path:
+              progress: bool = True, report_only: bool = False, compare_with: str | Path | None = None
+              ) -> Path:
     """``molgate benchmark``: run (resumably) and write ``OUT/report.md`` and ``OUT/results.json``.
 
     ``quick``: 2 small tasks, 1 seed, 3 epochs, small networks (CI-sized). ``full``: no cap on
     training molecules, 50 epochs (for a GPU). ``sweep``: choose GATE's beta, delta and
     perturbation scale on validation data first. ``report_only``: train nothing; report the
     finished runs of ``OUT``, restricted to the seeds where every one of ``methods`` finished.
+    The report lists the planned runs it leaves out. ``compare_with``: another benchmark folder
+    (e.g. the capped regime beside ``--full``); GATE's edge in both is set side by side.
     """
     if quick and full:
         raise ValueError("--quick and --full exclude each other")
@@ -123,6 +128,9 @@ def benchmark(tasks="reference10", splits=("scaffold",), seeds=(0, 1, 2, 3, 4),
         if epochs is not None:
             config.epochs = epochs
     out = Path(out)
+    if compare_with is not None and not (Path(compare_with) / "results.json").exists():
+        raise InputError("is not a benchmark folder with a report (results.json is missing)",
+                         file=str(compare_with))
     if report_only:
         if not (out / "benchmark.json").exists():
             raise InputError("no benchmark to report on (benchmark.json is missing)", file=str(out))
@@ -137,8 +145,13 @@ def benchmark(tasks="reference10", splits=("scaffold",), seeds=(0, 1, 2, 3, 4),
         results = run_benchmark(config, out, progress=progress)
     data_file = prepare_data(config, out)
     names = task_names(config)
-    return write_report(out, results, json.loads((out / "benchmark.json").read_text()),
-                        dict(zip(names, units_from_manifest(data_file, names))))
+    reported = {(r["split"], r["seed"], r["method"]) for r in results}
+    left_out = [(j, j.done(out)) for j in jobs(config) if (j.split, j.seed, j.method) not in reported]
+    report = write_report(out, results, json.loads((out / "benchmark.json").read_text()),
+                          dict(zip(names, units_from_manifest(data_file, names))), left_out=left_out)
+    if compare_with is not None:
+        report.write_text(report.read_text() + "\n".join(regime_lines(out, compare_with, out)) + "\n")
+    return report
 
 
 def generate_library(size: int, out: str | Path, seed: int = 0, progress: bool = True) -> Path:

@@ -167,9 +167,25 @@ def worst_molecules(preds: pd.DataFrame, n: int = 5) -> pd.DataFrame:
     return worst.sort_values(["task", "method", "abs_error"], ascending=[True, True, False], kind="stable")
 
 
+def missing_lines(left_out: list[tuple[Job, bool]]) -> list[str]:
+    """The planned runs a report leaves out, grouped by (split, seed); ``True`` marks a run that
+    finished but is left out because its seed is not complete."""
+    if not left_out:
+        return []
+    groups: dict[tuple, list[str]] = {}
+    for job, finished in left_out:
+        groups.setdefault((job.split, job.seed), []).append(job.method + (" (finished)" if finished else ""))
+    lines = [f"## Runs not in this report ({len(left_out)})", "",
+             "Planned but not finished, or finished on a seed where another method has not (marked "
+             "finished): the tables above leave them out so that every method is compared on the same seeds.", ""]
+    lines += [f"- {split} seed {seed}: {', '.join(methods)}" for (split, seed), methods in groups.items()]
+    return lines + [""]
+
+
 def write_report(out: str | Path, results: list[dict], settings: dict, units: dict[str, str] | None = None,
-                 title: str = "molgate benchmark") -> Path:
-    """Write ``OUT/report.md``, ``OUT/results.json`` and the figures; returns the report path."""
+                 title: str = "molgate benchmark", left_out: list[tuple[Job, bool]] = ()) -> Path:
+    """Write ``OUT/report.md``, ``OUT/results.json`` and the figures; returns the report path.
+    ``left_out``: the planned runs not in ``results`` (:func:`missing_lines`)."""
     out = Path(out)
     units = units or {}
     frame = results_frame(results)
@@ -268,6 +284,7 @@ def write_report(out: str | Path, results: list[dict], settings: dict, units: di
     total = sum(r["seconds"] for r in results)
     lines += [f"Total job time: {total / 3600:.2f} h over {len(results)} jobs (the jobs' own clocks; jobs "
               "running side by side overlap in wall time).", ""]
+    lines += missing_lines(list(left_out))
     lines += sweep_lines(out)
     path = out / "report.md"
     path.write_text("\n".join(lines) + "\n")

@@ -196,7 +196,8 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
     api = lazy.api()
     tasks = a.tasks[0] if len(a.tasks) == 1 and a.tasks[0] in ("reference10", "all") else a.tasks
     report = api.benchmark(tasks, a.split, a.seeds, a.methods, a.out, a.quick, a.full,
-                           a.max_per_task, a.epochs, a.sweep, a.data, not a.no_progress, a.report_only)
+                           a.max_per_task, a.epochs, a.sweep, a.data, not a.no_progress, a.report_only,
+                           a.compare_with)
     print(report.read_text())
     print(f"report written to {report}; per-run results in {a.out}/runs/")
     return 0
@@ -366,6 +367,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None, help="a suite.parquet to use instead of building one")
     p.add_argument("--report-only", action="store_true",
                    help="train nothing: report OUT's finished runs on the seeds where every method finished")
+    p.add_argument("--compare-with", default=None, metavar="DIR",
+                   help="another benchmark folder (e.g. the capped one beside --full): GATE's edge side by side")
     p.add_argument("--no-progress", action="store_true")
     p.set_defaults(func=cmd_benchmark)
 

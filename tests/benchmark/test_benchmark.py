@@ -204,3 +204,48 @@ def test_ablation_verdict_says_when_the_alignment_hurts(gate_factor, verdict):
         assert verdict in line
     else:
         assert "worse" not in line and "adds nothing" not in line
+
+
+def test_missing_lines_group_left_out_runs_by_seed():
+    from molgate.benchmark.report import missing_lines
+
+    assert missing_lines([]) == []
+    lines = missing_lines([(Job("scaffold", 2, "mtl"), True), (Job("scaffold", 2, "gate"), False),
+                           (Job("random", 0, "gate"), False)])
+    assert lines[0] == "## Runs not in this report (3)"
+    assert "- scaffold seed 2: mtl (finished), gate" in lines
+    assert "- random seed 0: gate" in lines
+
+
+def _write_regime(folder, cap, gate_rmse):
+    folder.mkdir()
+    results = [{"split": "scaffold", "seed": s, "method": m, "seconds": 1.0,
+                "metrics": {"a": {"rmse": r}, "b": {"rmse": 2 * r}}, "train_labels": {"a": cap or 1000, "b": cap or 1000}}
+               for s in (0, 1) for m, r in (("gate", gate_rmse), ("mtl", 1.0), ("stl", 2.0))]
+    (folder / "results.json").write_text(json.dumps(
+        {"settings": {"max_per_task": cap, "epochs": 30}, "results": results}))
+
+
+def test_regime_lines_set_gates_edge_side_by_side(tmp_path):
+    from molgate.benchmark.compare import regime_lines
+
+    _write_regime(tmp_path / "full", None, 0.8)
+    _write_regime(tmp_path / "capped", 150, 0.9)
+    text = "\n".join(regime_lines(tmp_path / "full", tmp_path / "capped", tmp_path))
+    assert "no cap, 30 epochs (this folder) and cap 150, 30 epochs" in text
+    assert "| a | -20.0 | -10.0 | -60.0 | -55.0 |" in text  # vs mtl, vs stl, both regimes
+    assert "| tasks GATE better | 2/2 | 2/2 | 2/2 | 2/2 |" in text
+    assert "GATE vs mtl: -20.0% (no cap, 30 epochs) against -10.0% (cap 150, 30 epochs)" in text
+    assert "the edge is larger in this folder's regime" in text
+    assert (tmp_path / "regimes_scaffold.png").stat().st_size > 0
+
+
+def test_report_compares_regimes_and_lists_no_runs_when_none_is_left_out(quick, tmp_path, capsys):
+    assert main(["benchmark", "--quick", "--methods", "mtl", "gate", "--out", str(quick),
+                 "--report-only", "--compare-with", str(quick), "--no-progress"]) == 0
+    report = (quick / "report.md").read_text()
+    assert "Runs not in this report" not in report
+    assert "## Regimes side by side" in report and "GATE vs mtl: " in report
+    assert main(["benchmark", "--quick", "--out", str(quick), "--report-only",
+                 "--compare-with", str(tmp_path / "nothing")]) == 2
+    assert "results.json is missing" in capsys.readouterr().err
