@@ -38,6 +38,7 @@ from molgate.evaluate.plots import latent_spaces_plot, lf_frame_plot, parity_plo
 from molgate.evaluate.training_plots import term_shares_plot
 from molgate.jobs.add_task import AddTaskResult, add_task
 from molgate.jobs.evaluate import score_test_split
+from molgate.jobs.export_chemprop import export_chemprop
 from molgate.jobs.pretrain import PretrainResult, pretrain
 from molgate.jobs.train import TrainResult, train
 from molgate.methods import GateConfig
@@ -182,4 +183,5 @@ def screen(model: str | Path, library: list[str | Path], out: str | Path, where:
 __all__ = ["PropertyRegressor", "GateConfig", "GateLossWeights", "RatioSettings", "screen", "ScreenSummary",
            "generate_library", "add_task", "AddTaskResult", "benchmark", "TrainResult", "train", "predict",
            "evaluate", "make_splits", "build_suite", "summarize_suite", "metrics_table", "predict_array",
-           "gate_views", "prepare_split", "units_from_manifest", "pretrain", "PretrainResult"]
+           "gate_views", "prepare_split", "units_from_manifest", "pretrain", "PretrainResult",
+           "export_chemprop"]

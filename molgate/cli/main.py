@@ -10,6 +10,7 @@ from molgate import __version__
 from molgate.cli import lazy
 from molgate.cli.data import add_data_commands
 from molgate.cli.library import add_library_commands
+from molgate.cli.export import register as add_export_command
 from molgate.cli.pretrain import register as add_pretrain_command
 from molgate.cli.options import (count, float_in, fragment_option, non_negative_float, overwrite_option,
                                  positive_float, positive_int, probability, split_sizes_option, unit_interval)
@@ -375,6 +376,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_data_commands(sub)
     add_library_commands(sub)
     add_pretrain_command(sub)
+    add_export_command(sub)
     return parser
 
 
