@@ -64,20 +64,23 @@ def run_molgate(job: Job, config: BenchmarkConfig, table: MoleculeTable, data_fi
 
 
 def chemprop_command(csv: Path, tasks: list[str], splits_file: Path, out: Path, config: BenchmarkConfig,
-                     seed: int) -> list[str]:
-    """``chemprop train`` with molgate's baseline settings (mean aggregation, same sizes)."""
+                     seed: int, extra: list[str] = ()) -> list[str]:
+    """``chemprop train`` with molgate's baseline settings (mean aggregation, same sizes), then
+    ``extra`` options (e.g. ``--from-foundation FILE``)."""
     exe = Path(sys.executable).with_name("chemprop")
     return [str(exe), "train", "-i", str(csv), "-s", "smiles", "--target-columns", *tasks,
             "--splits-file", str(splits_file), "--epochs", str(config.epochs),
             "--patience", str(config.patience), "--aggregation", "mean",
             "--message-hidden-dim", str(config.hidden_size), "--ffn-hidden-dim", str(config.hidden_size),
             "-b", str(config.batch_size), "--accelerator", "cpu", "--devices", "1",
-            "--num-workers", "0", "--data-seed", str(seed), "--pytorch-seed", str(seed), "-o", str(out)]
+            "--num-workers", "0", "--data-seed", str(seed), "--pytorch-seed", str(seed), "-o", str(out),
+            *extra]
 
 
 def run_chemprop(job: Job, config: BenchmarkConfig, table: MoleculeTable, split: Split,
-                 folder: Path) -> pd.DataFrame:
-    """``chemprop-mtl``: one multi-task run; ``chemprop-stl``: one run per task on its molecules."""
+                 folder: Path, extra: list[str] = ()) -> pd.DataFrame:
+    """``chemprop-mtl``: one multi-task run; ``chemprop-stl``: one run per task on its molecules.
+    ``extra``: more ``chemprop train`` options for every run."""
     groups = [table.tasks] if job.method == "chemprop-mtl" else [[t] for t in table.tasks]
     frames = []
     for group in groups:
@@ -98,7 +101,7 @@ def run_chemprop(job: Job, config: BenchmarkConfig, table: MoleculeTable, split:
             work / "splits.json")
         log = work / "chemprop.log"
         with log.open("w") as fh:
-            code = subprocess.run(chemprop_command(csv, group, splits_file, work / "run", config, job.seed),
+            code = subprocess.run(chemprop_command(csv, group, splits_file, work / "run", config, job.seed, extra),
                                   stdout=fh, stderr=subprocess.STDOUT).returncode
         if code != 0:
             tail = log.read_text().strip().splitlines()[-3:]

@@ -249,3 +249,15 @@ def test_report_compares_regimes_and_lists_no_runs_when_none_is_left_out(quick, 
     assert main(["benchmark", "--quick", "--out", str(quick), "--report-only",
                  "--compare-with", str(tmp_path / "nothing")]) == 2
     assert "results.json is missing" in capsys.readouterr().err
+
+
+def test_chemprop_command_appends_extra_options_for_fine_tuning(tmp_path):
+    from molgate.benchmark.runners import chemprop_command
+
+    config = BenchmarkConfig.quick()
+    cmd = chemprop_command(tmp_path / "d.csv", ["a"], tmp_path / "s.json", tmp_path / "o", config, 3,
+                           extra=["--from-foundation", "fm.pt"])
+    assert cmd[1] == "train" and cmd[-2:] == ["--from-foundation", "fm.pt"]
+    assert cmd[cmd.index("--epochs") + 1] == str(config.epochs)
+    assert chemprop_command(tmp_path / "d.csv", ["a"], tmp_path / "s.json", tmp_path / "o", config, 3)[-1] == str(
+        tmp_path / "o")
