@@ -153,7 +153,8 @@ def run_one(pretraining: str, seed: int, task: str, method: str, data_file: Path
         r = api.add_task(pre["gate"], data, task, out, split_file=split_file, seed=seed,
                          epochs=EPOCHS, patience=PATIENCE, progress=False)
         seconds, column = r.seconds + r.cache_seconds, -1
-        extra = {"cache_seconds": r.cache_seconds, "epochs": int(r.fit["epochs_run"])}
+        extra = {"cache_seconds": r.cache_seconds, "epochs": int(r.fit["epochs_run"]),
+                 "seconds_per_epoch": r.seconds / max(int(r.fit["epochs_run"]), 1)}  # the cache is once
     elif method == "stl":
         r = api.train(data, targets=[task], method="stl", split_file=split_file, seed=seed, out=out, **COMMON)
         seconds, extra = r.seconds, {"epochs": int(next(iter(r.fit.values()))["epochs_run"])}
@@ -168,7 +169,7 @@ def run_one(pretraining: str, seed: int, task: str, method: str, data_file: Path
         seconds, metrics = chemprop_finetune(pre["gate"], data, task, split_file, seed, out, config)
     else:
         metrics = test_metrics(out, table, split, task, column)
-    if extra.get("epochs"):
+    if extra.get("epochs") and "seconds_per_epoch" not in extra:
         extra["seconds_per_epoch"] = seconds / extra["epochs"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"pretraining": pretraining, "seed": seed, "task": task, "method": method,
