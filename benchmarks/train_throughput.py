@@ -158,7 +158,8 @@ def main() -> int:
     p.add_argument("--ks", nargs="*", type=int, default=[2, 5, 10, 20, 40])
     p.add_argument("--k-molecules", type=int, default=1024)
     p.add_argument("--k-epochs", type=int, default=2)
-    p.add_argument("--parts", nargs="+", default=["single", "ten", "k"])
+    p.add_argument("--parts", nargs="+", choices=["single", "ten", "k"], default=["single", "ten", "k"])
+    p.add_argument("--name", default="train_throughput", help="results/<name>.json (keep earlier parts' files)")
     a = p.parse_args()
     from molgate.methods import GateConfig
 
@@ -180,7 +181,7 @@ def main() -> int:
     if "k" in a.parts and a.ks:
         result["epoch_cost_vs_k"] = epoch_cost_vs_k(a.suite_all or suite_dir("all") / "suite.parquet",
                                                     a.ks, a.k_molecules, a.k_epochs)
-    path = write_result("train_throughput", result)
+    path = write_result(a.name, result)
     print(f"written {path}")
     return 0
 
