@@ -261,3 +261,15 @@ def test_chemprop_command_appends_extra_options_for_fine_tuning(tmp_path):
     assert cmd[cmd.index("--epochs") + 1] == str(config.epochs)
     assert chemprop_command(tmp_path / "d.csv", ["a"], tmp_path / "s.json", tmp_path / "o", config, 3)[-1] == str(
         tmp_path / "o")
+
+
+def test_alignment_effect_lines_on_known_numbers():
+    from molgate.benchmark.report import alignment_effect_lines
+
+    rmse = {"gate": [1.1, 2.1, 3.0], "gate-noalign": [1.0, 2.0, 3.0], "mtl-balanced": [1.25, 2.4, 3.0]}
+    rows = [{"split": "scaffold", "seed": 0, "method": m, "task": f"t{i}", "rmse": v}
+            for m, values in rmse.items() for i, v in enumerate(values)]
+    lines = alignment_effect_lines(pd.DataFrame(rows), "gate")
+    assert "| t0 | +10.0 | -20.0 |" in lines and "| t1 | +5.0 | -16.7 |" in lines and "| t2 | +0.0 | +0.0 |" in lines
+    assert any(line.startswith("Spearman correlation over tasks: -1.00") for line in lines)
+    assert alignment_effect_lines(pd.DataFrame([r for r in rows if r["method"] != "mtl-balanced"]), "gate") == []
