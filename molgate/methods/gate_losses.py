@@ -32,7 +32,9 @@ The normalisers are *not* detached: each term is then homogeneous of degree 0 in
 the latents, so its value does not change when every latent is multiplied by a constant and its
 gradient has no component along that scale (nothing is gained by shrinking the frame). C[a, t]
 is measured in the target's own spread, so a source's gradient comes only from the numerator.
-D compares the *shape* of each task's local geometry: the distance ratios between molecules and
+A batch of one molecule has no spread: there the scale-free l_auto and C are 0 (not 0/eps, which
+gave a loss of 1e10 on the last batch of an epoch of 64n + 1 molecules and wrecked the optimiser's
+state). D compares the *shape* of each task's local geometry: the distance ratios between molecules and
 their perturbations, independent of sigma to first order. P is in label units already.
 ``"raw"`` is the same with every normaliser 1 and :math:`\tilde s = s`.
 
@@ -86,7 +88,7 @@ from molgate.methods.gate_mapping import (PredictByTarget, PredictFromLF, chunk_
 from molgate.methods.regression import labelled_mask, regression_loss
 
 __all__ = ["PairReduction", "Form", "DistanceForm", "FORMS", "DISTANCE_FORMS", "GateLossWeights",
-           "labelled_mask", "pair_normaliser", "spread", "autoencoding_loss", "perturbation_distances",
+           "labelled_mask", "pair_normaliser", "spread", "has_spread", "autoencoding_loss", "perturbation_distances",
            "batch_distances", "normalised_distances", "pair_mse_matrix", "consistency_matrix",
            "consistency_loss", "distance_matrix", "distance_loss", "mapping_pair_matrix",
            "mapping_pair_matrix_by_target", "mapping_matrix", "mapping_loss", "pair_terms_matrix",
@@ -97,7 +99,7 @@ Form = Literal["scale_free", "raw"]
 DistanceForm = Literal["perturbation", "batch"]
 FORMS = ("scale_free", "raw")
 DISTANCE_FORMS = ("perturbation", "batch")
-_EPS = 1e-12  # keeps a normaliser of identical points (a batch of one) finite
+_EPS = 1e-12  # keeps a normaliser of identical points finite (a batch of one: has_spread)
 
 def pair_normaliser(n_tasks: int, reduction: PairReduction) -> float:
     """``c_K`` of the pair sums (module docstring)."""
@@ -113,6 +115,11 @@ def pair_normaliser(n_tasks: int, reduction: PairReduction) -> float:
 def _check_form(form: str) -> None:
     if form not in FORMS:
         raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+
+
+def has_spread(x: Tensor) -> bool:
+    """Whether ``x [K, B, ...]`` holds at least two molecules, so that a spread is defined."""
+    return x.shape[1] >= 2
 
 
 def spread(x: Tensor) -> Tensor:
@@ -174,6 +181,8 @@ def autoencoding_loss(z: Tensor, z_rec: Tensor, form: Form = "scale_free") -> Te
     """``l_auto = sum_k MSE(z_k, Inverse_k(Transfer_k(z_k))) [/ Var(z_k)]`` over all molecules."""
     _check_form(form)
     per_task = (z - z_rec).pow(2).reshape(z.shape[0], -1).mean(dim=1)
+    if form == "scale_free" and not has_spread(z):
+        return per_task.sum() * 0.0
     return (per_task / spread(z) if form == "scale_free" else per_task).sum()
 
 
@@ -186,12 +195,16 @@ def consistency_matrix(u: Tensor, form: Form = "scale_free", detach_sources: boo
     """``C [K, K]`` with ``C[a, t] = MSE(u_a, u_t) [/ Var(u_t)]`` (diagonal 0)."""
     norm = _consistency_normaliser(u, form)
     matrix = pair_mse_matrix(u, detach_sources)
+    if form == "scale_free" and not has_spread(u):
+        return matrix * 0.0
     return matrix / norm.unsqueeze(0) if isinstance(norm, Tensor) else matrix
 
 
 def consistency_loss(u: Tensor, weights: Tensor | None = None, reduction: PairReduction = "target_mean",
                      form: Form = "scale_free", detach_sources: bool = False) -> Tensor:
     """``l_cons = (1/c_K) sum_{a != t} lambda[a, t] C[a, t]``; O(K) if ``weights`` is None."""
+    if form == "scale_free" and not has_spread(u):
+        return u.sum() * 0.0
     return _pair_term(u, _consistency_normaliser(u, form), weights, reduction, detach_sources)
 
 
@@ -235,6 +248,8 @@ def scaled_distances(s: Tensor, form: Form = "scale_free") -> Tensor:
 def distance_matrix(u: Tensor, u_pert: Tensor | None, form: Form = "scale_free",
                     detach_sources: bool = False) -> Tensor:
     """``D [K, K]``, ``D[a, t] = mean_i MSE(s~_a^i, s~_t^i)`` (diagonal 0)."""
+    if u_pert is None and not has_spread(u):
+        return pair_mse_matrix(u, detach_sources) * 0.0
     return pair_mse_matrix(normalised_distances(u, u_pert, form), detach_sources)
 
 
@@ -242,6 +257,8 @@ def distance_loss(u: Tensor, u_pert: Tensor | None, weights: Tensor | None = Non
                   reduction: PairReduction = "target_mean", form: Form = "scale_free",
                   detach_sources: bool = False) -> Tensor:
     """``l_dis = (1/c_K) sum_{a != t} lambda[a, t] D[a, t]``; O(K) without weights."""
+    if u_pert is None and not has_spread(u):  # one molecule: no pair to take a distance of
+        return u.sum() * 0.0
     return _pair_term(normalised_distances(u, u_pert, form), 1.0, weights, reduction, detach_sources)
 
 

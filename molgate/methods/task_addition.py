@@ -57,8 +57,8 @@ from molgate.featurize.batching import GraphBatch, GraphDataset, make_loader
 from molgate.methods.base import PropertyModel
 from molgate.methods.extended_gate import ExtendedGATEModel, gate_parts
 from molgate.methods.gate import GATEModel, GateConfig
-from molgate.methods.gate_losses import (loss_terms, pair_normaliser, perturbation_distances, scaled_distances,
-                                         spread)
+from molgate.methods.gate_losses import (has_spread, loss_terms, pair_normaliser, perturbation_distances,
+                                         scaled_distances, spread)
 
 PERTURBATIONS = ("bank", "per_step")
 CONTEXT_KINDS = ("trunk", "lf", "bank", "bank-noise")
@@ -340,6 +340,8 @@ class TaskAdditionModel(PropertyModel):
         centre = (w.view(-1, 1, 1) * u_old).sum(dim=0) / total.clamp_min(_EPS)
         pairs = (w * (u_old - centre).pow(2).mean(dim=(1, 2))).sum() + total * (u[0] - centre).pow(2).mean()
         if self.new.gate.weights.form == "scale_free":
+            if not has_spread(u):  # one molecule: no spread to measure C in (gate_losses)
+                return pairs * 0.0
             pairs = pairs / spread(u)[0]
         return pairs / self._normaliser()
 

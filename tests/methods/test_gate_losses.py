@@ -342,3 +342,37 @@ def test_mapping_chunking_does_not_change_the_loss(chunk):
     assert targets[order].tolist() == [0, 1, 2, 2, 2, 2]
     assert chunk_target.tolist() == [0, 1, 2, 2] and chunk_id.tolist() == [0, 1, 2, 2, 3, 3]
     assert slot.tolist() == [0, 0, 0, 1, 0, 1]
+
+
+@pytest.mark.parametrize("batch_distances", [False, True])
+def test_a_batch_of_one_molecule_gives_zero_scale_free_alignment_and_finite_gradients(batch_distances):
+    """A last batch of one molecule (64n + 1 training molecules) has no spread: the scale-free terms
+    are 0 there, not MSE / 1e-12 (which gave a loss of 1e10 and wrecked Adam's state)."""
+    z = torch.randn(3, 1, 4, requires_grad=True)
+    z_rec = z + 0.1 * torch.randn(3, 1, 4)
+    u = torch.randn(3, 1, 2, requires_grad=True)
+    u_pert = None if batch_distances else u.detach().unsqueeze(1) + 0.1 * torch.randn(3, 2, 1, 2)
+    weights = torch.rand(3, 3)
+    spread_free = [autoencoding_loss(z, z_rec), consistency_loss(u), consistency_loss(u, weights)]
+    distances = [distance_loss(u, u_pert), distance_loss(u, u_pert, weights)]
+    for part in spread_free + (distances if batch_distances else []):
+        assert torch.isfinite(part) and abs(float(part)) < 1e-6
+    # a molecule and its own perturbations still have distances to compare: that term stays
+    assert all(torch.isfinite(d) for d in distances)
+    sum(spread_free + distances).backward()
+    assert torch.isfinite(z.grad).all() and torch.isfinite(u.grad).all()
+    two = torch.randn(3, 2, 2)  # two molecules: a spread exists and the terms are the usual ones
+    assert float(consistency_loss(two)) > 0
+
+
+def test_a_batch_of_one_molecule_in_the_gate_loss_keeps_only_the_well_defined_terms():
+    """Through a tiny GATE on one real molecule: auto and consistency are 0, the regression,
+    mapping and perturbation-distance terms are the usual finite ones, every gradient is finite."""
+    one = BatchMolGraph([SimpleMoleculeMolGraphFeaturizer()(Chem.MolFromSmiles("CCO"))])
+    model = _tiny_gate(one, K=3)
+    y = torch.tensor([[0.5, -1.0, 2.0]])
+    parts, grads = _loss_and_grads(model, one, y, torch.ones(1, 3, dtype=torch.bool))
+    for name in ("auto", "cons"):
+        assert abs(float(parts[name])) < 1e-6, name
+    assert float(parts["reg"]) > 0 and float(parts["map"]) > 0 and torch.isfinite(parts["dis"])
+    assert all(torch.isfinite(g).all() for g in grads)
