@@ -27,10 +27,10 @@ def regime_label(settings: dict) -> str:
     return (f"cap {cap}" if cap else "no cap") + f", {settings.get('epochs')} epochs"
 
 
-def load_regime(folder: str | Path) -> tuple[str, list[dict], dict]:
-    """``(label, results, settings)`` from a benchmark folder's ``results.json``."""
+def load_regime(folder: str | Path) -> tuple[str, list[dict]]:
+    """``(label, results)`` from a benchmark folder's ``results.json``."""
     data = json.loads((Path(folder) / "results.json").read_text())
-    return regime_label(data["settings"]), data["results"], data["settings"]
+    return regime_label(data["settings"]), data["results"]
 
 
 def gate_edges(results: list[dict], split: str) -> tuple[str | None, pd.DataFrame]:
@@ -63,13 +63,13 @@ def regime_lines(here: str | Path, other: str | Path, figure_dir: str | Path) ->
     if not splits:
         return lines + ["The two folders share no split.", ""]
     for split in splits:
-        edges = [gate_edges(results, split) for _, results, _ in regimes]
+        edges = [gate_edges(results, split) for _, results in regimes]
         if edges[0][0] is None or edges[1][0] is None:
             lines += [f"### {split}: GATE did not run in both regimes", ""]
             continue
         tasks = [t for t in edges[0][1].index if t in edges[1][1].index]
         bases = [b for b in edges[0][1].columns if b in edges[1][1].columns]
-        seeds = [sorted({r["seed"] for r in results if r["split"] == split}) for _, results, _ in regimes]
+        seeds = [sorted({r["seed"] for r in results if r["split"] == split}) for _, results in regimes]
         lines += [f"### {split} split (seeds {seeds[0]} and {seeds[1]}; mean training labels per task "
                   f"{mean_train_labels(regimes[0][1], split):.0f} and {mean_train_labels(regimes[1][1], split):.0f})",
                   "", "| task | " + " | ".join(f"vs {b}: {lab}" for b in bases for lab in labels) + " |",

@@ -248,8 +248,8 @@ def scaled_distances(s: Tensor, form: Form = "scale_free") -> Tensor:
 def distance_matrix(u: Tensor, u_pert: Tensor | None, form: Form = "scale_free",
                     detach_sources: bool = False) -> Tensor:
     """``D [K, K]``, ``D[a, t] = mean_i MSE(s~_a^i, s~_t^i)`` (diagonal 0)."""
-    if u_pert is None and not has_spread(u):
-        return pair_mse_matrix(u, detach_sources) * 0.0
+    if u_pert is None and not has_spread(u):  # one molecule: no pair to take a distance of
+        return u.new_zeros(u.shape[0], u.shape[0]) + u.sum() * 0.0
     return pair_mse_matrix(normalised_distances(u, u_pert, form), detach_sources)
 
 

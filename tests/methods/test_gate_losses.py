@@ -359,6 +359,11 @@ def test_a_batch_of_one_molecule_gives_zero_scale_free_alignment_and_finite_grad
         assert torch.isfinite(part) and abs(float(part)) < 1e-6
     # a molecule and its own perturbations still have distances to compare: that term stays
     assert all(torch.isfinite(d) for d in distances)
+    from molgate.methods.gate_losses import consistency_matrix, distance_matrix
+
+    for matrix in (consistency_matrix(u), distance_matrix(u, u_pert)):
+        assert matrix.shape == (3, 3) and torch.isfinite(matrix).all()
+    assert float(consistency_matrix(u).abs().sum()) == 0.0
     sum(spread_free + distances).backward()
     assert torch.isfinite(z.grad).all() and torch.isfinite(u.grad).all()
     two = torch.randn(3, 2, 2)  # two molecules: a spread exists and the terms are the usual ones
