@@ -16,7 +16,8 @@ best of two epochs, methods one after the other).
 
 Methods: ``mtl``, ``gate-trunk``, ``gate-separate`` and the GATE variants in :data:`VARIANTS`
 (e.g. ``gate-trunk-batch``: batch distances, no perturbed passes; ``gate-trunk-map3``: the mapping
-term from 3 sources per target). Targets: time about linear in K (K=40 under 5x K=10); the
+term from 3 sources per target; ``gate-trunk-p16``: perturbed copies of 16 molecules per batch).
+Targets: time about linear in K (K=40 under 5x K=10); the
 default GATE at most 4x MTL per epoch at K = 10 (issue 17).
 
     OMP_NUM_THREADS=1 python benchmarks/gate_epoch_time.py [--ks 10] [--data main-job] [--repeats 3] \\
@@ -54,6 +55,9 @@ VARIANTS = {
     "gate-trunk-map3": ("trunk", {}, {"map_sources": 3}),
     "gate-trunk-map1": ("trunk", {}, {"map_sources": 1}),
     "gate-trunk-batch-map3": ("trunk", {}, {"distance_form": "batch", "map_sources": 3}),
+    "gate-trunk-p16": ("trunk", {"perturb_molecules": 16}, {}),
+    "gate-trunk-p16-map3": ("trunk", {"perturb_molecules": 16}, {"map_sources": 3}),
+    "gate-trunk-p8-map1": ("trunk", {"perturb_molecules": 8}, {"map_sources": 1}),
     "gate-trunk-noalign": ("trunk", {}, {"use_auto": False, "use_cons": False, "use_map": False, "use_dis": False}),
 }
 

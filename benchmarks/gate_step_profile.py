@@ -54,6 +54,7 @@ from molgate.methods import EncoderConfig, GateConfig, build_model
 from molgate.methods.gate_losses import (autoencoding_loss, consistency_loss, distance_loss,
                                          mapping_loss)
 from molgate.methods.regression import regression_loss
+from molgate.nn.gate_modules import split_rows
 from molgate.train.diagnostics import term_gradient_norms
 from molgate.train.module import RegressionModule, TrainSettings
 
@@ -109,13 +110,12 @@ def gate_parts_step(model, batch, clock: Clock) -> torch.Tensor:
     with clock("D-MPNN (trunk)"):
         e = model.shared_embedding(bmg)
     with clock("perturbation noise"):
-        noise = model.perturbation_noise(e, model.gate.perturb_count)
+        noise = model.perturbation_noise(model.perturbed_part(e), model.gate.perturb_count)
     with clock("encoder MLPs (1+M views)"):
-        z_all = model.perturbed_latents(bmg, e, noise)
-        z = z_all[:, 0]
+        z_rows, b = model.latent_rows(bmg, e, noise)
+        z = z_rows[:, :b]
     with clock("Transfer (1+M views)"):
-        u_all = model.transfer(z_all)
-        u, u_pert = u_all[:, 0], u_all[:, 1:]
+        u, u_pert = split_rows(model.transfer(z_rows), b, model.gate.perturb_count)
     with clock("heads"):
         pred = model.predict_from_latent(z)
     with clock("Inverse (auto)"):

@@ -74,6 +74,8 @@ def _add_gate_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--delta", type=non_negative_float, default=0.03, help="weight of the distance loss")
     g.add_argument("--perturb-scale", type=non_negative_float, default=0.05, help="sigma of the perturbations")
     g.add_argument("--perturb-count", type=positive_int, default=4, help="perturbations per molecule (M)")
+    g.add_argument("--perturb-molecules", type=positive_int, default=None,
+                   help="[ours] perturb only this many molecules of each batch (trunk; default: all)")
     g.add_argument("--pair-reduction", choices=["target_mean", "sum", "pair_mean"],
                    default="target_mean", help="how pair terms are normalised over task pairs")
     g.add_argument("--alignment-form", choices=["scale_free", "raw"], default="scale_free",
@@ -114,7 +116,7 @@ def _gate_config(a: argparse.Namespace):
                               not a.no_map, not a.no_dis, a.pair_reduction, a.alignment_form,
                               a.distance_form, map_sources=a.map_sources)
     return api.GateConfig(a.sharing, a.latent_size, a.lf_size, a.encoder_layers, a.transfer_layers,
-                      a.perturb_scale, a.perturb_count, weights, a.task_hidden_size)
+                      a.perturb_scale, a.perturb_count, weights, a.task_hidden_size, a.perturb_molecules)
 
 
 def _model_params(a: argparse.Namespace) -> dict:
@@ -214,7 +216,8 @@ def cmd_add_task(a: argparse.Namespace) -> int:
                           max_lr=a.max_lr, final_lr=a.final_lr, accelerator=a.accelerator,
                           progress=not a.no_progress, cache=not a.no_cache, cache_dir=a.cache_dir,
                           overwrite=a.overwrite, perturbations=a.perturbations,
-                          map_sources=None if a.map_sources == 0 else a.map_sources)
+                          map_sources=None if a.map_sources == 0 else a.map_sources,
+                          perturb_molecules=a.perturb_molecules or None)
     print(f"task '{a.target}' added: model saved to {result.model_dir} ({result.seconds:.1f} s "
           f"training, {result.cache_seconds:.1f} s caching the frozen model); {a.model} is unchanged")
     if a.evaluate:
@@ -292,6 +295,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "computed once; per_step: new draws every step (each view recomputed)")
     p.add_argument("--map-sources", type=count, default=5,
                    help="[ours] frozen sources drawn per step for the mapping term (unbiased; 0: all)")
+    p.add_argument("--perturb-molecules", type=count, default=16,
+                   help="[ours] molecules per batch with perturbed copies for the distance term (0: all)")
     p.add_argument("--evaluate", action="store_true", help="evaluate every task afterwards")
     _add_training_options(p)
     p.set_defaults(func=cmd_add_task)

@@ -8,7 +8,7 @@ task's modules, and save the extended model with the test molecules of every tas
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +20,7 @@ from molgate.data.table import read_table
 from molgate.errors import InputError
 from molgate.featurize.batching import GraphDataset
 from molgate.featurize.graphs import FeaturizerSettings, featurize
-from molgate.methods.extended_gate import ExtendedGATEModel, extend
+from molgate.methods.extended_gate import ExtendedGATEModel, extend, gate_parts
 from molgate.methods.gate import GATEModel
 from molgate.methods.task_addition import (PERTURBATIONS, FrozenContext, TaskAdditionModel, frozen_context,
                                           new_task_part)
@@ -45,6 +45,10 @@ class AddTaskResult:
 #: Mapping sources per step: with M = 4 perturbations the new part's perturbed copies are 5 rows
 #: per molecule, so 5 sources cap the mapping term at the same cost; exact for models of <= 5 tasks.
 MAP_SOURCES = 5
+#: Molecules of each batch whose perturbed copies feed the distance term (``GateConfig.
+#: perturb_molecules``, [ours]): 16 of 64 make the new part's encoder and Transfer see 128 rows per
+#: batch instead of 320. The frozen side's distances are cached for every molecule either way.
+PERTURB_MOLECULES = 16
 
 
 @dataclass
@@ -61,11 +65,15 @@ class Addition:
 def prepare_addition(frozen: GATEModel | ExtendedGATEModel, train_graphs, y_train: np.ndarray, val_graphs,
                      y_val: np.ndarray, init_encoder: str = "pretrained", perturbations: str = "bank",
                      cache_frozen: bool = True, map_sources: int | None = MAP_SOURCES,
-                     diagnostics: bool = False, seed: int = 0, train_trunk: bool = True) -> Addition:
-    """The new task's part (initialised from the global RNG), the frozen context of its training
+                     diagnostics: bool = False, seed: int = 0, train_trunk: bool = True,
+                     perturb_molecules: int | None = PERTURB_MOLECULES) -> Addition:
+    """The new task's part (initialised from the global RNG; ``perturb_molecules`` applies to a
+    trunk model, a separate one perturbs every molecule), the frozen context of its training
     molecules, the training view with its scaler fitted on ``y_train`` ``[n, 1]``, and the
     standardised datasets (only the training set carries the context)."""
-    new = new_task_part(frozen, init_encoder=init_encoder)  # caching draws no random number
+    base = gate_parts(frozen)[0].gate
+    gate = replace(base, perturb_molecules=perturb_molecules if base.sharing == "trunk" else None)
+    new = new_task_part(frozen, gate, init_encoder)  # caching draws no random number
     start = time.perf_counter()
     context = frozen_context(frozen, new, train_graphs, perturbations=perturbations, cache=cache_frozen, seed=seed,
                              train_trunk=train_trunk)
@@ -84,7 +92,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
              split_file: str | Path | None = None, split_sizes=(0.8, 0.1, 0.1),
              on_invalid: str = "error", init_encoder: str = "pretrained", cache_frozen: bool = True,
              perturbations: str = "bank", map_sources: int | None = MAP_SOURCES, diagnostics: bool = False,
-             train_trunk: bool = True, epochs: int = 50, batch_size: int = 64, patience: int = 10,
+             train_trunk: bool = True, perturb_molecules: int | None = PERTURB_MOLECULES,
+             epochs: int = 50, batch_size: int = 64, patience: int = 10,
              warmup_epochs: int = 2,
              init_lr: float = 1e-4, max_lr: float = 1e-3, final_lr: float = 1e-4,
              accelerator: str = "cpu", progress: bool = True, cache: bool = True,
@@ -100,7 +109,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
     ``perturbations`` (``"bank"``: fixed draws per molecule, so the frozen parts' views are cached
     once; ``"per_step"``: fresh draws, the frozen MLPs run on every step), ``map_sources`` (the
     frozen sources of the mapping term per step, drawn anew on each, weighted K / S so the term is
-    unbiased; None: all K, exact) and ``cache_frozen``: see
+    unbiased; None: all K, exact), ``perturb_molecules`` (the new part perturbs only each batch's
+    first P molecules for the distance term; None: all) and ``cache_frozen``: see
     :mod:`molgate.methods.task_addition`. ``train_trunk=False`` keeps the new part's trunk at the
     pre-trained weights (its embedding is then cached too). ``diagnostics`` logs the per-term gradient norms
     once per epoch (one backward per term and parameter group: about an epoch's cost on small data).
@@ -110,6 +120,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
         raise InputError(f"perturbations must be one of {', '.join(PERTURBATIONS)}, not {perturbations!r}")
     if map_sources is not None and map_sources < 1:
         raise InputError(f"map_sources must be at least 1 (or None for every frozen source), not {map_sources}")
+    if perturb_molecules is not None and perturb_molecules < 1:
+        raise InputError(f"perturb_molecules must be at least 1 (or None for every molecule), not {perturb_molecules}")
     config = read_config(model_dir)
     if config["method"] not in ("gate", "gate-pair", "gate-extended"):
         raise InputError(f"add-task extends a GATE model; this one was trained with method "
@@ -141,7 +153,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
         rows = {part: [position[int(i)] for i in idx] for part, idx in (("train", the_split.train), ("val", the_split.val))}
         addition = prepare_addition(frozen, [graphs[r] for r in rows["train"]], table.y[the_split.train],
                                     [graphs[r] for r in rows["val"]], table.y[the_split.val], init_encoder,
-                                    perturbations, cache_frozen, map_sources, diagnostics, seed, train_trunk)
+                                    perturbations, cache_frozen, map_sources, diagnostics, seed, train_trunk,
+                                    perturb_molecules)
         fit = fit_model(addition.view, addition.train, addition.val, out, settings, name="logs")
         new, context, cache_seconds = addition.view.new, addition.context, addition.cache_seconds
         extended = extend(frozen, new)
@@ -150,7 +163,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
             "task": target, "data": str(Path(data).resolve()), "smiles_column": smiles_column,
             "split": the_split.kind, "seed": seed, "init_encoder": init_encoder,
             "cache_frozen": cache_frozen, "context": context.kind, "perturbations": perturbations,
-            "map_sources": map_sources, "train_trunk": train_trunk, "training": settings.to_dict(),
+            "map_sources": map_sources, "perturb_molecules": new.gate.perturb_molecules,
+            "train_trunk": train_trunk, "training": settings.to_dict(),
             "fit": asdict(fit),
             "cache_seconds": cache_seconds, "from_model": str(model_dir.resolve())}]
         keep = {k: config[k] for k in ("data", "training", "fit", "throughput", "transfer_ratios") if k in config}

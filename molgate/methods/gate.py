@@ -22,7 +22,10 @@ Encoder sharing (spec section 4, **[ours]**):
   top. The shared embedding is ``h``, so perturbing it costs K small MLPs, not K message passings.
 
 Perturbations (spec section 3, **[ours]**): ``M`` copies ``e + eps``, ``eps ~ N(0, (sigma *
-std_batch(e))^2)`` of the shared embedding ``e`` (batch std detached), the same for every task.
+std_batch(e))^2)`` of the shared embedding ``e`` (batch std detached), the same for every task;
+with ``perturb_molecules = P`` (trunk) only of the batch's first P molecules, the std still over
+the whole batch. The latents travel as one block of rows ``[K, B + M P, d]``
+(:func:`~molgate.nn.gate_modules.perturbed_rows`), so Transfer runs once on all of them.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ from molgate.methods.gate_losses import (GateLossWeights, autoencoding_loss, los
                                          pair_terms_matrix)
 from molgate.methods.regression import regression_loss
 from molgate.nn.dmpnn import MoleculeEncoder
-from molgate.nn.gate_modules import TaskMLPs, perturbed_views
+from molgate.nn.gate_modules import TaskMLPs, perturbed_rows, split_rows
 from molgate.nn.message_passing.batched import BatchedBondMessagePassing
 from molgate.nn.mlp import BatchedMLP
 
@@ -59,6 +62,7 @@ class GateConfig:
     perturb_count: int = 4  # M
     weights: GateLossWeights = field(default_factory=GateLossWeights)
     task_hidden_size: int | None = None  # separate: each task's D-MPNN width (None: hidden_size)
+    perturb_molecules: int | None = None  # P: perturb only a batch's first P molecules (None: all)
 
     def __post_init__(self):
         if self.sharing not in SHARING:
@@ -68,9 +72,21 @@ class GateConfig:
             self.weights = GateLossWeights(**{"form": "raw", **self.weights})
         if self.perturb_count < 1 and self.weights.needs_perturbations:
             raise ValueError("the distance loss needs perturb_count >= 1")
+        if self.perturb_molecules is not None:
+            if self.perturb_molecules < 1:
+                raise ValueError(f"perturb_molecules must be at least 1 (None: every molecule), "
+                                 f"got {self.perturb_molecules}")
+            if self.sharing != "trunk":
+                raise ValueError("perturb_molecules needs trunk sharing: separate encoders perturb "
+                                 "per-bond states, not molecules")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The settings; ``perturb_molecules`` only when set, so the config (and the fingerprint) of a
+        model saved before that field existed is unchanged."""
+        d = asdict(self)
+        if d["perturb_molecules"] is None:
+            del d["perturb_molecules"]
+        return d
 
 
 class GATEModel(PropertyModel):
@@ -124,17 +140,25 @@ class GATEModel(PropertyModel):
         task addition."""
         return e.unsqueeze(0) + self.perturbation_offsets(e, noise)
 
-    def perturbed_latents(self, bmg: BatchMolGraph, e: Tensor, noise: Tensor | None) -> Tensor:
-        """``z [K, 1 + M, B, d_z]``: index 0 from ``e`` itself, 1..M from its perturbed copies.
+    def perturbed_part(self, e: Tensor) -> Tensor:
+        """The rows of the shared embedding that get perturbed copies: the first P molecules'."""
+        p = self.gate.perturb_molecules
+        return e if p is None or self.gate.sharing != "trunk" else e[:p]
+
+    def latent_rows(self, bmg: BatchMolGraph, e: Tensor, noise: Tensor | None) -> tuple[Tensor, int]:
+        """``(z [K, B + M P, d_z], B)``: the latents of the B molecules, then of the perturbed
+        copies of the first P (``noise [M, P, ...]``, standard normal; split with
+        :func:`~molgate.nn.gate_modules.split_rows`).
 
         Trunk: ``Encoder_k(e + o_i)`` with the first layer split as ``W e + W o_i``
-        (:func:`~molgate.nn.gate_modules.perturbed_views`), the same function as
+        (:func:`~molgate.nn.gate_modules.perturbed_rows`), the same function as
         ``encode(bmg, cat([e, perturb(e, noise)]))`` with a cheaper backward pass into the trunk."""
         if self.gate.sharing == "trunk" and e.dim() == 2:
             offsets = None if noise is None else self.perturbation_offsets(e, noise)
-            return perturbed_views(self.encoder_mlp, e, offsets)
+            return perturbed_rows(self.encoder_mlp, e, offsets), e.shape[0]
         stacked = e.unsqueeze(0) if noise is None else torch.cat([e.unsqueeze(0), self.perturb(e, noise)])
-        return self.encode(bmg, stacked)
+        z = self.encode(bmg, stacked)  # [K, 1 + M, B, d_z]
+        return z.reshape(z.shape[0], -1, z.shape[-1]), z.shape[2]
 
     def encode(self, bmg: BatchMolGraph, e: Tensor) -> Tensor:
         """Task latents ``z [K, *S, B, d_z]`` from a shared embedding ``e [*S, ...]``."""
@@ -162,11 +186,12 @@ class GATEModel(PropertyModel):
 
     def lf_views(self, bmg: BatchMolGraph, noise: Tensor | None = None,
                  embedding: Tensor | None = None) -> tuple[Tensor, Tensor | None]:
-        """LF points ``u [K, B, d_lf]`` and, given ``noise [M, *e.shape]``, those of the perturbed
-        inputs ``u_pert [K, M, B, d_lf]``. ``embedding`` is a precomputed shared embedding."""
+        """LF points ``u [K, B, d_lf]`` and, given ``noise [M, P, ...]`` (standard normal, for the
+        first P molecules), those of the perturbed inputs ``u_pert [K, M, P, d_lf]``.
+        ``embedding`` is a precomputed shared embedding."""
         e = self.shared_embedding(bmg) if embedding is None else embedding
-        u_all = self.transfer(self.perturbed_latents(bmg, e, noise))
-        return u_all[:, 0], (u_all[:, 1:] if noise is not None else None)
+        z_rows, b = self.latent_rows(bmg, e, noise)
+        return split_rows(self.transfer(z_rows), b, 0 if noise is None else noise.shape[0])
 
     # ------------------------------------------------------------------ training
     def _terms(self, batch: GraphBatch) -> dict:
@@ -174,15 +199,14 @@ class GATEModel(PropertyModel):
         weights = self.gate.weights
         active = weights.active()
         e = self.shared_embedding(batch.bmg)
-        noise = self.perturbation_noise(e, self.gate.perturb_count if weights.needs_perturbations else 0)
-        z_all = self.perturbed_latents(batch.bmg, e, noise)  # [K, 1 + M, B, d_z]
-        z = z_all[:, 0]
+        m = self.gate.perturb_count if weights.needs_perturbations else 0
+        noise = self.perturbation_noise(self.perturbed_part(e), m)
+        z_rows, b = self.latent_rows(batch.bmg, e, noise)  # [K, B + M P, d_z]
+        z = z_rows[:, :b]
         needs_lf = bool({"auto", "cons", "map", "dis"} & set(active))
-        u_all = self.transfer(z_all) if needs_lf else None
-        u = u_all[:, 0] if needs_lf else None
+        u, u_pert = split_rows(self.transfer(z_rows), b, m) if needs_lf else (None, None)
         return dict(pred=self.predict_from_latent(z), z=z, u=u,
-                    z_rec=self.inverse(u) if "auto" in active else None,
-                    u_pert=u_all[:, 1:] if noise is not None else None)
+                    z_rec=self.inverse(u) if "auto" in active else None, u_pert=u_pert)
 
     def _ratios(self) -> Tensor | None:
         """lambda, or None when uniform (the O(K) forms then apply)."""

@@ -3,7 +3,8 @@ r"""The GATE losses (gate-spec sections 2 and 5) on batched tensors, in O(K) or 
 Shapes. K tasks, B molecules, M perturbations per molecule:
 ``z [K, B, d_z]`` task latents, ``z_rec [K, B, d_z]`` = Inverse_k(Transfer_k(z_k)),
 ``u [K, B, d_lf]`` = Transfer_k(z_k) (points in the shared LF frame),
-``u_pert [K, M, B, d_lf]`` the LF points of the M perturbed inputs (the same perturbations for
+``u_pert [K, M, P, d_lf]`` the LF points of the M perturbed inputs of the batch's first P <= B
+molecules (P = B unless ``GateConfig.perturb_molecules`` says fewer; the same perturbations for
 every task), ``pred [B, K]`` = Head_k(z_k), ``y [B, K]`` standardised labels with NaN where
 missing, optionally ``mask [B, K]`` (True = labelled). ``lambda [K, K]``: ``lambda[a, t]`` is the
 transfer ratio of source a -> target t; its diagonal is ignored. ``MSE`` is the mean over every
@@ -41,7 +42,10 @@ their perturbations, independent of sigma to first order. P is in label units al
 **Distances** (``distance_form``, **[ours]**). ``"perturbation"`` (the paper's): s as above, M extra
 passes through every encoder. ``"batch"``: the distances between the molecules of the batch,
 :math:`s_k(b, b') = \lVert u_k(x_b) - u_k(x_{b'}) \rVert` over the B(B-1)/2 pairs, with no extra
-pass; the same normalisation and MSE follow.
+pass; the same normalisation and MSE follow. ``GateConfig.perturb_molecules = P`` **[ours]**
+perturbs only the batch's first P molecules (a fresh random subset on every step, as training
+batches are shuffled): every encoder and Transfer then sees B + M P rows instead of (1 + M) B, and
+D is averaged over those P molecules, a noisier estimate of the same quantity.
 
 **Directed transfer** (``detach_sources``): every pair term is computed with the source's side
 detached, :math:`X(\mathrm{sg}(x_a), x_t)`, so a target learns to align to its sources and no
@@ -209,8 +213,9 @@ def consistency_loss(u: Tensor, weights: Tensor | None = None, reduction: PairRe
 
 
 def perturbation_distances(u: Tensor, u_pert: Tensor) -> Tensor:
-    """``s[k, i, b] = ||u_k(x_b) - u_k(x_b^i)||_2``: ``u [K, B, d]``, ``u_pert [K, M, B, d] -> [K, M, B]``."""
-    return torch.linalg.vector_norm(u.unsqueeze(1) - u_pert, dim=-1)
+    """``s[k, i, b] = ||u_k(x_b) - u_k(x_b^i)||_2``: ``u [K, B, d]``, ``u_pert [K, M, P, d] -> [K, M, P]``,
+    the perturbed molecules being the batch's first P <= B."""
+    return torch.linalg.vector_norm(u[:, :u_pert.shape[2]].unsqueeze(1) - u_pert, dim=-1)
 
 
 def batch_distances(u: Tensor) -> Tensor:

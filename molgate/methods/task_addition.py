@@ -59,6 +59,7 @@ from molgate.methods.extended_gate import ExtendedGATEModel, gate_parts
 from molgate.methods.gate import GATEModel, GateConfig
 from molgate.methods.gate_losses import (has_spread, loss_terms, pair_normaliser, perturbation_distances,
                                          scaled_distances, spread)
+from molgate.nn.gate_modules import split_rows
 
 PERTURBATIONS = ("bank", "per_step")
 CONTEXT_KINDS = ("trunk", "lf", "bank", "bank-noise")
@@ -135,17 +136,19 @@ def frozen_scales(frozen: GATEModel | ExtendedGATEModel, graphs, batch_size: int
 
 def frozen_bank_views(frozen: GATEModel | ExtendedGATEModel, bmg, noise: Tensor, scales: Tensor,
                       embeddings: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """``(u [K, B, d_lf], s [K, M, B])``: the frozen LF points and the distances to the points of the
-    perturbed embeddings ``e + noise * scales[part]`` (``noise [M, B, d_h]``), without gradients.
-    ``embeddings [B, P * d_h]``: the parts' trunk embeddings, if already computed."""
+    """``(u [K, B, d_lf], s [K, M, P])``: the frozen LF points and the distances to the points of the
+    perturbed embeddings ``e[:P] + noise * scales[part]`` (``noise [M, P, d_h]``, the batch's first
+    P molecules), without gradients. ``embeddings [B, parts * d_h]``: the parts' trunk embeddings,
+    if already computed."""
     us, distances = [], []
     parts = gate_parts(frozen)
     with torch.no_grad():
         for i, (part, scale) in enumerate(zip(parts, scales)):
             e = part.trunk(bmg) if embeddings is None else embeddings.reshape(len(embeddings), len(parts), -1)[:, i]
-            u_all = part.transfer(part.encode(bmg, torch.cat([e.unsqueeze(0), e + noise * scale])))
-            us.append(u_all[:, 0])
-            distances.append(perturbation_distances(u_all[:, 0], u_all[:, 1:]))
+            u = part.transfer(part.encode(bmg, e.unsqueeze(0)))[:, 0]
+            u_pert = part.transfer(part.encode(bmg, e[:noise.shape[1]] + noise * scale))
+            us.append(u)
+            distances.append(perturbation_distances(u, u_pert))
     return torch.cat(us), torch.cat(distances)
 
 
@@ -276,7 +279,8 @@ class TaskAdditionModel(PropertyModel):
         return self.new(bmg)
 
     def _noise(self, batch: GraphBatch, e: Tensor) -> Tensor | None:
-        """This step's standard-normal draws ``[M, B, d_h]``: the bank's, or fresh ones."""
+        """This step's standard-normal draws ``[M, P, d_h]`` for the batch's first P molecules
+        (``GateConfig.perturb_molecules`` of the new part): the bank's, or fresh ones."""
         count = self.new.gate.perturb_count
         if not self.new.gate.weights.needs_perturbations:
             return None
@@ -284,12 +288,14 @@ class TaskAdditionModel(PropertyModel):
             if batch.context is None:
                 raise ValueError("the perturbation bank travels in the batch context; none was given")
             b, d_h = batch.context.shape[0], e.shape[-1]
-            return batch.context[:, :count * d_h].reshape(b, count, d_h).transpose(0, 1)
-        return self.new.perturbation_noise(e, count)
+            noise = batch.context[:, :count * d_h].reshape(b, count, d_h).transpose(0, 1)
+            return noise[:, :self.new.perturbed_part(e).shape[0]]
+        return self.new.perturbation_noise(self.new.perturbed_part(e), count)
 
     def _frozen_views(self, batch: GraphBatch, noise: Tensor | None) -> tuple[Tensor, Tensor | None]:
-        """The frozen LF points ``u [K, B, d_lf]`` and, with noise, their perturbation distances
-        ``s [K, M, B]``: from the batch's context where it holds them, else computed."""
+        """The frozen LF points ``u [K, B, d_lf]`` and, with ``noise [M, P, d_h]``, their
+        perturbation distances ``s [K, M, P]``: from the batch's context where it holds them (the
+        bank's distances are of every molecule: the first P are kept), else computed."""
         parts, context, k = gate_parts(self.frozen), batch.context, self.frozen.n_tasks
         if context is not None and self.context_kind == "lf" and noise is None:
             return context.reshape(context.shape[0], k, -1).transpose(0, 1), None
@@ -297,7 +303,8 @@ class TaskAdditionModel(PropertyModel):
             b, start = context.shape[0], noise.shape[0] * noise.shape[2]
             d_lf = parts[0].gate.lf_size
             u = context[:, start:start + k * d_lf].reshape(b, k, d_lf).transpose(0, 1)
-            return u, context[:, start + k * d_lf:].reshape(b, k, noise.shape[0]).permute(1, 2, 0)
+            s = context[:noise.shape[1], start + k * d_lf:]
+            return u, s.reshape(s.shape[0], k, noise.shape[0]).permute(1, 2, 0)
         if self.context_kind == "bank-noise":
             return frozen_bank_views(self.frozen, batch.bmg, noise, self.frozen_scales)
         embeddings: list[Tensor | None] = [None] * len(parts)
@@ -347,7 +354,7 @@ class TaskAdditionModel(PropertyModel):
 
     def _distance_term(self, s: Tensor) -> Tensor:
         """``(1/c_K) sum_a lambda[a, n] D[a, n]`` from every task's perturbation distances
-        ``s [K + 1, M, B]`` (the new task last): ``D[a, n] = MSE(s~_a, s~_n)``, each task's
+        ``s [K + 1, M, P]`` (the new task last): ``D[a, n] = MSE(s~_a, s~_n)``, each task's
         distances divided by their mean in the scale-free form."""
         s = scaled_distances(s, self.new.gate.weights.form)
         k = s.shape[0] - 1
@@ -360,9 +367,9 @@ class TaskAdditionModel(PropertyModel):
         e, batch = self._own_embedding(batch)
         noise = self._noise(batch, e)
         u_old, s_old = self._frozen_views(batch, noise)
-        z_all = new.perturbed_latents(batch.bmg, e, noise)  # [1, 1 + M, B, d_z]
-        u_all = new.transfer(z_all)
-        z, u = z_all[:, 0], u_all[:, 0]
+        z_rows, b = new.latent_rows(batch.bmg, e, noise)  # [1, B + M P, d_z]
+        z = z_rows[:, :b]
+        u, u_pert = split_rows(new.transfer(z_rows), b, 0 if noise is None else noise.shape[0])
         pad = batch.y.new_zeros(batch.y.shape[0], self.frozen.n_tasks)
         pred = torch.cat([pad, new.predict_from_latent(z)], dim=1)
         y = torch.cat([pad, batch.y], dim=1)
@@ -377,7 +384,7 @@ class TaskAdditionModel(PropertyModel):
         if "map" in active:
             terms["map"] = self._mapping_term(u_old, batch)
         if "dis" in active and noise is not None:
-            terms["dis"] = self._distance_term(torch.cat([s_old, perturbation_distances(u, u_all[:, 1:])]))
+            terms["dis"] = self._distance_term(torch.cat([s_old, perturbation_distances(u, u_pert)]))
         return terms, {"reg": 1.0, **active}
 
     def parameter_groups(self) -> dict[str, list]:

@@ -21,6 +21,8 @@ affine, so
 The forward cost is the same, but e now enters through B rows instead of (1 + M) B: the gradient
 that flows back into the D-MPNN is one ``[B, K d] x [K d, d_in]`` product, where the stacked form
 summed (1 + M) K products of that size. Only rounding differs from ``mlp(e + o_i)``.
+With ``GateConfig.perturb_molecules = P`` **[ours]** only the batch's first P molecules are
+perturbed (:func:`perturbed_rows`): B + M P rows instead of (1 + M) B.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from torch import Tensor
 
 from molgate.nn.mlp import BatchedMLP
 
-__all__ = ["TaskMLPs", "perturbed_views"]
+__all__ = ["TaskMLPs", "perturbed_rows", "perturbed_views", "split_rows"]
 
 
 class TaskMLPs:
@@ -54,9 +56,10 @@ class TaskMLPs:
         return x
 
 
-def perturbed_views(mlp: BatchedMLP, e: Tensor, offsets: Tensor | None) -> Tensor:
-    """``mlp`` of every task on ``e [B, d_in]`` and on ``e + offsets[i]`` (``offsets [M, B, d_in]``,
-    no gradient): ``[K, 1 + M, B, d_out]``, view 0 the unperturbed one (module docstring)."""
+def perturbed_rows(mlp: BatchedMLP, e: Tensor, offsets: Tensor | None) -> Tensor:
+    """``mlp`` of every task on ``e [B, d_in]``, then on ``e[:P] + offsets[i]`` (``offsets [M, P,
+    d_in]``, P <= B, no gradient), as one block of rows: ``[K, B + M P, d_out]``, the B unperturbed
+    rows first, then copy i of molecule p at row ``B + i P + p`` (module docstring)."""
     first = mlp.layers[0]
     K, d_out = first.n_tasks, first.d_out
     B = e.shape[0]
@@ -65,11 +68,27 @@ def perturbed_views(mlp: BatchedMLP, e: Tensor, offsets: Tensor | None) -> Tenso
         base = e @ weight.T
     else:
         base = torch.addmm(first.bias.reshape(1, K * d_out), e, weight.T)  # [B, K d_out]
-    views = base.unsqueeze(0)
+    rows = base
     if offsets is not None:
-        shifts = (offsets.reshape(-1, first.d_in) @ weight.T).reshape(offsets.shape[0], B, K * d_out)
-        views = torch.cat([views, base.unsqueeze(0) + shifts])
-    x = views.reshape(views.shape[0], B, K, d_out).permute(2, 0, 1, 3)  # [K, 1 + M, B, d_out]
+        m, p = offsets.shape[:2]
+        shifts = (offsets.reshape(-1, first.d_in) @ weight.T).reshape(m, p, K * d_out)
+        rows = torch.cat([base, (base[:p].unsqueeze(0) + shifts).reshape(m * p, K * d_out)])
+    x = rows.reshape(rows.shape[0], K, d_out).transpose(0, 1)  # [K, B + M P, d_out]
     for layer in mlp.layers[1:]:
         x = layer(mlp.dropout(mlp.act(x)))
     return x
+
+
+def split_rows(x: Tensor, b: int, m: int) -> tuple[Tensor, Tensor | None]:
+    """``x [K, B + M P, d] -> (x[:, :B] [K, B, d], [K, M, P, d])``: the unperturbed rows and the
+    perturbed copies of :func:`perturbed_rows` (None where ``m`` is 0)."""
+    if not m:
+        return x[:, :b], None
+    return x[:, :b], x[:, b:].reshape(x.shape[0], m, -1, x.shape[-1])
+
+
+def perturbed_views(mlp: BatchedMLP, e: Tensor, offsets: Tensor | None) -> Tensor:
+    """``mlp`` of every task on ``e [B, d_in]`` and on ``e + offsets[i]`` (``offsets [M, B, d_in]``,
+    no gradient): ``[K, 1 + M, B, d_out]``, view 0 the unperturbed one (module docstring)."""
+    x = perturbed_rows(mlp, e, offsets)
+    return x.reshape(x.shape[0], -1, e.shape[0], x.shape[-1])

@@ -13,7 +13,7 @@ import pytest
 from molgate.cli.main import main
 from molgate.errors import InputError
 from molgate.estimator import PropertyRegressor
-from molgate.jobs.add_task import MAP_SOURCES, add_task
+from molgate.jobs.add_task import MAP_SOURCES, PERTURB_MOLECULES, add_task
 from molgate.jobs.train import train
 from molgate.methods import GateConfig
 
@@ -71,15 +71,17 @@ def test_a_task_already_in_the_model_is_a_one_line_error(gate_model, two_task_cs
 def test_the_saved_model_records_how_the_task_was_added(gate_model, new_csv, tmp_path):
     default = add_task(gate_model, new_csv, "shifted", tmp_path / "bank", epochs=1, progress=False)
     old = add_task(gate_model, new_csv, "shifted", tmp_path / "per-step", epochs=1, progress=False,
-                   perturbations="per_step", map_sources=None)
+                   perturbations="per_step", map_sources=None, perturb_molecules=None)
     info = [json.loads((r.model_dir / "config.json").read_text())["added_tasks"][-1] for r in (default, old)]
     assert (info[0]["context"], info[0]["perturbations"], info[0]["map_sources"]) == ("bank", "bank", MAP_SOURCES)
     assert (info[1]["context"], info[1]["perturbations"], info[1]["map_sources"]) == ("trunk", "per_step", None)
+    assert (info[0]["perturb_molecules"], info[1]["perturb_molecules"]) == (PERTURB_MOLECULES, None)
     assert default.cache_seconds > 0
 
 
 @pytest.mark.parametrize("option, message", [({"perturbations": "fresh"}, "perturbations must be"),
-                                             ({"map_sources": 0}, "map_sources must be")])
+                                             ({"map_sources": 0}, "map_sources must be"),
+                                             ({"perturb_molecules": 0}, "perturb_molecules must be")])
 def test_bad_options_are_refused_before_any_work(gate_model, new_csv, tmp_path, option, message):
     with pytest.raises(InputError, match=message):
         add_task(gate_model, new_csv, "shifted", tmp_path / "x", progress=False, **option)

@@ -101,7 +101,8 @@ def test_terms_are_the_gate_losses_over_the_frozen_and_new_tasks(frozen, data):
         for part, scale in zip(gate_parts(frozen), ctx.scales):  # the frozen parts, fixed scales
             e = part.trunk(batch.bmg)
             views.append(part.transfer(part.encode(batch.bmg, torch.cat([e[None], e + noise * scale]))))
-        views.append(new.transfer(new.perturbed_latents(batch.bmg, new.shared_embedding(batch.bmg), noise)))
+        z_rows, b = new.latent_rows(batch.bmg, new.shared_embedding(batch.bmg), noise)
+        views.append(new.transfer(z_rows).reshape(1, 1 + count, b, -1))
         u_all = torch.cat(views)  # [K + 1, 1 + M, B, d_lf]
     u, u_pert = u_all[:, 0], u_all[:, 1:]
     k = frozen.n_tasks
