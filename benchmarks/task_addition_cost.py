@@ -8,10 +8,11 @@ model was trained. Each of the five small reference tasks is then learnt, on its
 (seed 0, training labels capped at 500 as in ``task_addition.py``, validation whole), by
 
 * ``stl``: a single-task D-MPNN (what ``molgate train --method stl`` fits for one task);
-* ``add``: ``add-task`` at its defaults (perturbation bank, frozen views cached, at most 5 mapping
-  sources per step, no diagnostics);
+* ``add``: ``add-task`` at its defaults (perturbation bank, frozen views cached, one mapping source
+  per step, 16 perturbed molecules per batch, no diagnostics);
+* ``add-p-all-map5``: the previous defaults (every molecule perturbed, 5 mapping sources);
 * ``add-all-sources``: every frozen source in the mapping term on every step (exact);
-* ``add-map1``: one mapping source per step (``map_sources=1``, unbiased);
+* ``add-map1``: one mapping source per step, every molecule perturbed;
 * ``add-frozen-trunk``: the new part's trunk kept at the pre-trained weights (``train_trunk=False``:
   only its MLPs train, on a cached embedding), to show what the MLPs cost alone;
 * ``add+diag``: the defaults with the per-term gradient diagnostics on;
@@ -58,7 +59,8 @@ LARGE = ["melting_point", "boiling_point", "density", "refractive_index", "hvap_
 SMALL = ["surface_tension_298", "viscosity_298", "dielectric_constant", "parachor", "hydration_free_energy"]
 CAP = 500
 OUT = WORK / "task_addition_cost"
-VARIANTS = {"add": {}, "add-all-sources": {"map_sources": None}, "add-map1": {"map_sources": 1},
+VARIANTS = {"add": {}, "add-p-all-map5": {"perturb_molecules": None, "map_sources": 5},
+            "add-all-sources": {"map_sources": None}, "add-map1": {"map_sources": 1, "perturb_molecules": None},
             "add-frozen-trunk": {"train_trunk": False}, "add+diag": {"diagnostics": True},
             "add-old": {"perturbations": "per_step", "map_sources": None, "diagnostics": True}}
 
@@ -176,6 +178,8 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--tasks", nargs="+", default=SMALL)
     parser.add_argument("--frozen", nargs="+", default=["large5", "suite35"])
+    parser.add_argument("--variants", nargs="+", choices=list(VARIANTS), default=list(VARIANTS))
+    parser.add_argument("--name", default="task_addition_cost", help="results/<name>.json")
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     data = suite_dir("all") / "suite.parquet"
@@ -185,7 +189,7 @@ def main() -> None:
     frozen = {name: load_model(models[name]())[0] for name in args.frozen}
     featurizer = FeaturizerSettings(**json.loads((OUT / args.frozen[0] / "config.json").read_text())["featurizer"])
     inputs = {task: task_data(data, task, featurizer) for task in args.tasks}
-    order = ["stl", *VARIANTS]
+    order = ["stl", *args.variants]
     rows = []
     for repeat in range(args.repeats):
         for name, model in frozen.items():
@@ -199,11 +203,12 @@ def main() -> None:
                           f"steps {row['steps_s']:.3f} s cache {row['cache_s']:.2f} s", flush=True)
     summary = summarise(rows)
     text = table(summary)
-    (RESULTS / "task_addition_cost.json").write_text(json.dumps({
+    (RESULTS / f"{args.name}.json").write_text(json.dumps({
         "machine": machine(), "command": "cd benchmarks && OMP_NUM_THREADS=1 ../.venv/bin/python "
-        f"task_addition_cost.py --repeats {args.repeats} --epochs {args.epochs}",
+        f"task_addition_cost.py --repeats {args.repeats} --epochs {args.epochs} --frozen {' '.join(args.frozen)} "
+        f"--variants {' '.join(args.variants)} --name {args.name}",
         "settings": {"large": LARGE, "small": args.tasks, "cap": CAP, "epochs": args.epochs,
-                     "repeats": args.repeats, "variants": VARIANTS},
+                     "repeats": args.repeats, "variants": {v: VARIANTS[v] for v in args.variants}},
         "summary": summary, "table": text, "rows": rows}, indent=1))
     print(text)
 

@@ -293,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--perturbations", choices=["bank", "per_step"], default="bank",
                    help="bank: fixed perturbation draws per molecule, so the frozen tasks' views are "
                         "computed once; per_step: new draws every step (each view recomputed)")
-    p.add_argument("--map-sources", type=count, default=5,
+    p.add_argument("--map-sources", type=count, default=1,
                    help="[ours] frozen sources drawn per step for the mapping term (unbiased; 0: all)")
     p.add_argument("--perturb-molecules", type=count, default=16,
                    help="[ours] molecules per batch with perturbed copies for the distance term (0: all)")

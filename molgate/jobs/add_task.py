@@ -42,12 +42,14 @@ class AddTaskResult:
     fit: dict = field(default_factory=dict)
 
 
-#: Mapping sources per step: with M = 4 perturbations the new part's perturbed copies are 5 rows
-#: per molecule, so 5 sources cap the mapping term at the same cost; exact for models of <= 5 tasks.
-MAP_SOURCES = 5
-#: Molecules of each batch whose perturbed copies feed the distance term (``GateConfig.
-#: perturb_molecules``, [ours]): 16 of 64 make the new part's encoder and Transfer see 128 rows per
-#: batch instead of 320. The frozen side's distances are cached for every molecule either way.
+#: The cheap estimates of the pair terms (both [ours]): one frozen source per step in the mapping
+#: term (drawn anew each step, weighted K, so the term is unbiased), and perturbed copies of 16 of a
+#: batch's 64 molecules for the distance term (``GateConfig.perturb_molecules``), so the new part's
+#: encoder and Transfer see 128 rows per batch instead of 320 (the frozen side's distances are
+#: cached for every molecule either way). At the reference10_v2 settings (5 small tasks added to the
+#: large five, 5 seeds) their test RMSE matched every molecule and 5 sources: better on 13/25
+#: (task, seed) pairs, 3/5 tasks (``benchmarks/results/task_addition_v2``, ``add-task-fast``).
+MAP_SOURCES = 1
 PERTURB_MOLECULES = 16
 
 

@@ -10,7 +10,7 @@ import torch
 from molgate.cli.main import build_parser
 from molgate.featurize.batching import GraphDataset, make_loader
 from molgate.featurize.graphs import FeaturizerSettings, feature_dims, featurize
-from molgate.jobs.add_task import PERTURB_MOLECULES
+from molgate.jobs.add_task import MAP_SOURCES, PERTURB_MOLECULES
 from molgate.methods import EncoderConfig, GATEModel, GateConfig
 from molgate.methods.gate_losses import distance_loss, perturbation_distances
 from molgate.methods.task_addition import TaskAdditionModel, frozen_context, new_task_part
@@ -122,7 +122,7 @@ def test_task_addition_with_p_uses_the_banks_first_p_molecules_cached_or_not(bat
 def test_cli_defaults_and_bounds():
     parser = build_parser()
     args = parser.parse_args(["add-task", "--model", "m", "--data", "d.csv", "--target", "t", "--out", "o"])
-    assert args.perturb_molecules == PERTURB_MOLECULES
+    assert (args.perturb_molecules, args.map_sources) == (PERTURB_MOLECULES, MAP_SOURCES)
     assert parser.parse_args(["train", "--data", "d.csv", "--out", "o"]).perturb_molecules is None
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--data", "d.csv", "--out", "o", "--perturb-molecules", "0"])
