@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from molgate.cli.main import main
 from molgate.errors import InputError
@@ -97,3 +98,16 @@ def test_the_new_task_reads_units_from_a_suite_manifest(gate_model, new_csv, tmp
     units = json.loads((out / "config.json").read_text())["units"]
     assert units[-1] == "kcal/mol" and len(units) == 3
     assert pd.read_csv(out / "test_set.csv").columns.tolist()[0] == "smiles"
+
+
+def test_cli_freeze_trunk_keeps_the_new_tasks_trunk_at_the_pretrained_weights(gate_model, new_csv, tmp_path):
+    out = tmp_path / "frozen-trunk"
+    assert main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
+                 "--out", str(out), "--freeze-trunk", "--perturb-molecules", "4", "--epochs", "1",
+                 "--batch-size", "32", "--no-progress"]) == 0
+    info = json.loads((out / "config.json").read_text())["added_tasks"][-1]
+    assert (info["train_trunk"], info["perturb_molecules"]) == (False, 4)
+    pre = torch.load(gate_model / "weights.pt", weights_only=True)
+    new = torch.load(out / "weights.pt", weights_only=True)
+    added = {k: v for k, v in new.items() if k.startswith("added.0.trunk.")}
+    assert added and all(torch.equal(v, pre[k[len("added.0."):]]) for k, v in added.items())

@@ -122,7 +122,7 @@ def test_task_addition_with_p_uses_the_banks_first_p_molecules_cached_or_not(bat
 def test_cli_defaults_and_bounds():
     parser = build_parser()
     args = parser.parse_args(["add-task", "--model", "m", "--data", "d.csv", "--target", "t", "--out", "o"])
-    assert (args.perturb_molecules, args.map_sources) == (PERTURB_MOLECULES, MAP_SOURCES)
+    assert (args.perturb_molecules, args.map_sources, args.freeze_trunk) == (PERTURB_MOLECULES, MAP_SOURCES, False)
     assert parser.parse_args(["train", "--data", "d.csv", "--out", "o"]).perturb_molecules is None
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--data", "d.csv", "--out", "o", "--perturb-molecules", "0"])
