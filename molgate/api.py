@@ -100,7 +100,7 @@ def make_splits(data: str | Path, out_dir: str | Path, targets: list[str] | None
 
 
 
-def benchmark(tasks="reference10", splits=("scaffold",), seeds=(0, 1, 2, 3, 4),
+def benchmark(tasks=None, splits=("scaffold",), seeds=None,
               methods=("stl", "mtl", "gate", "chemprop"), out: str | Path = "runs/benchmark",
               quick: bool = False, full: bool = False, max_per_task: int | None = None,
               epochs: int | None = None, sweep: bool = False, data: str | None = None,
@@ -108,26 +108,15 @@ def benchmark(tasks="reference10", splits=("scaffold",), seeds=(0, 1, 2, 3, 4),
               ) -> Path:
     """``molgate benchmark``: run (resumably) and write ``OUT/report.md`` and ``OUT/results.json``.
 
-    ``quick``: 2 small tasks, 1 seed, 3 epochs, small networks (CI-sized). ``full``: no cap on
-    training molecules, 50 epochs (for a GPU). ``sweep``: choose GATE's beta, delta and
+    ``tasks`` (default ``"reference10"``) and ``seeds`` (default 0-4). ``quick``: 2 small tasks,
+    seed 0, 3 epochs, small networks (CI-sized), unless ``tasks`` or ``seeds`` say otherwise.
+    ``full``: no cap on training molecules, 50 epochs (for a GPU). ``sweep``: choose GATE's beta, delta and
     perturbation scale on validation data first. ``report_only``: train nothing; report the
     finished runs of ``OUT``, restricted to the seeds where every one of ``methods`` finished.
     The report lists the planned runs it leaves out. ``compare_with``: another benchmark folder
     (e.g. the capped regime beside ``--full``); GATE's edge in both is set side by side.
     """
-    if quick and full:
-        raise ValueError("--quick and --full exclude each other")
-    common = dict(splits=tuple(splits), methods=tuple(methods), data=data)
-    if quick:
-        config = BenchmarkConfig.quick(**common, max_per_task=max_per_task, epochs=epochs)
-    else:
-        config = BenchmarkConfig(tasks=tasks, seeds=tuple(seeds), **common)
-        if full:
-            config.max_per_task, config.epochs, config.patience = None, 50, 10
-        if max_per_task is not None:
-            config.max_per_task = max_per_task
-        if epochs is not None:
-            config.epochs = epochs
+    config = BenchmarkConfig.from_options(tasks, splits, seeds, methods, quick, full, max_per_task, epochs, data)
     out = Path(out)
     if compare_with is not None and not (Path(compare_with) / "results.json").exists():
         raise InputError("is not a benchmark folder with a report (results.json is missing)",

@@ -65,6 +65,27 @@ class BenchmarkConfig:
         base.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**base)
 
+    @classmethod
+    def from_options(cls, tasks=None, splits=("scaffold",), seeds=None, methods=("stl", "mtl", "gate", "chemprop"),
+                     quick: bool = False, full: bool = False, max_per_task: int | None = None,
+                     epochs: int | None = None, data: str | None = None) -> "BenchmarkConfig":
+        """The settings of ``molgate benchmark``: ``quick`` (CI-sized) or the default regime, capped
+        or ``full``; ``tasks`` and ``seeds`` given are honoured in either (None: the regime's own)."""
+        if quick and full:
+            raise ValueError("--quick and --full exclude each other")
+        common = dict(splits=tuple(splits), methods=tuple(methods), data=data, tasks=tasks,
+                      seeds=None if seeds is None else tuple(seeds))
+        if quick:
+            return cls.quick(**common, max_per_task=max_per_task, epochs=epochs)
+        config = cls(**{k: v for k, v in common.items() if v is not None})
+        if full:
+            config.max_per_task, config.epochs, config.patience = None, 50, 10
+        if max_per_task is not None:
+            config.max_per_task = max_per_task
+        if epochs is not None:
+            config.epochs = epochs
+        return config
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d["gate"] = self.gate.to_dict()

@@ -197,7 +197,7 @@ def cmd_split(a: argparse.Namespace) -> int:
 
 def cmd_benchmark(a: argparse.Namespace) -> int:
     api = lazy.api()
-    tasks = a.tasks[0] if len(a.tasks) == 1 and a.tasks[0] in ("reference10", "all") else a.tasks
+    tasks = a.tasks[0] if a.tasks and len(a.tasks) == 1 and a.tasks[0] in ("reference10", "all") else a.tasks
     report = api.benchmark(tasks, a.split, a.seeds, a.methods, a.out, a.quick, a.full,
                            a.max_per_task, a.epochs, a.sweep, a.data, not a.no_progress, a.report_only,
                            a.compare_with)
@@ -360,13 +360,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_split)
 
     p = sub.add_parser("benchmark", help="STL, MTL, GATE and Chemprop on the same splits: the papers' tables")
-    p.add_argument("--tasks", nargs="+", default=["reference10"], help="a preset (reference10, all) or names")
+    p.add_argument("--tasks", nargs="+", default=None,
+                   help="a preset (reference10, all) or names (default reference10; --quick: 2 small tasks)")
     p.add_argument("--split", nargs="+", choices=["random", "scaffold"], default=["scaffold"])
-    p.add_argument("--seeds", nargs="+", type=count, default=[0, 1, 2, 3, 4])
+    p.add_argument("--seeds", nargs="+", type=count, default=None, help="default 0-4 (--quick: 0)")
     p.add_argument("--methods", nargs="+", default=["stl", "mtl", "gate", "chemprop"],
                    help="stl mtl gate gate-separate chemprop (= chemprop-stl chemprop-mtl)")
     p.add_argument("--out", required=True, help="folder for runs, report.md, results.json, figures")
-    p.add_argument("--quick", action="store_true", help="2 small tasks, 1 seed, 3 epochs (CI-sized)")
+    p.add_argument("--quick", action="store_true", help="2 small tasks, seed 0, 3 epochs, small networks (CI-sized)")
     p.add_argument("--full", action="store_true", help="no training cap, 50 epochs (for a GPU)")
     p.add_argument("--max-per-task", type=positive_int, default=None,
                    help="training labels per task (default 1500; sampled per seed from train only)")

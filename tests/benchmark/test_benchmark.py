@@ -273,3 +273,16 @@ def test_alignment_effect_lines_on_known_numbers():
     assert "| t0 | +10.0 | -20.0 |" in lines and "| t1 | +5.0 | -16.7 |" in lines and "| t2 | +0.0 | +0.0 |" in lines
     assert any(line.startswith("Spearman correlation over tasks: -1.00") for line in lines)
     assert alignment_effect_lines(pd.DataFrame([r for r in rows if r["method"] != "mtl-balanced"]), "gate") == []
+
+
+def test_benchmark_options_given_are_honoured_in_the_quick_regime_too():
+    quick = BenchmarkConfig.from_options(quick=True)
+    assert quick.seeds == (0,) and quick.epochs == 3 and quick.tasks == BenchmarkConfig.quick().tasks
+    chosen = BenchmarkConfig.from_options(tasks=["parachor"], seeds=[1, 2], quick=True)
+    assert (chosen.tasks, chosen.seeds, chosen.epochs) == (["parachor"], (1, 2), 3)
+    default = BenchmarkConfig.from_options()
+    assert (default.tasks, default.seeds, default.max_per_task, default.epochs) == ("reference10", (0, 1, 2, 3, 4), 1500, 30)
+    full = BenchmarkConfig.from_options(seeds=[3], full=True, epochs=7)
+    assert (full.seeds, full.max_per_task, full.epochs, full.patience) == ((3,), None, 7, 10)
+    with pytest.raises(ValueError, match="exclude each other"):
+        BenchmarkConfig.from_options(quick=True, full=True)
