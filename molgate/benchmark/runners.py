@@ -45,6 +45,8 @@ def molgate_method(name: str, gate: GateConfig) -> tuple[str, GateConfig, str | 
     if name == "gate-noalign":
         off = replace(gate.weights, use_auto=False, use_cons=False, use_map=False, use_dis=False)
         return "gate", replace(gate, weights=off), None
+    if name == "gate-fast":
+        return "gate", replace(gate, perturb_molecules=16, weights=replace(gate.weights, map_sources=3)), None
     if name in ("gate-trunk", "gate-separate"):
         return "gate", replace(gate, sharing=name.split("-")[1]), None
     return name, gate, None

@@ -2,6 +2,7 @@
 
 import json
 import time
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
@@ -136,6 +137,9 @@ def test_ablation_methods_and_their_report_lines():
     assert method == "gate" and reduction is None and noalign.weights.active() == {}
     assert molgate_method("gate-separate", gate)[1].sharing == "separate"
     assert molgate_method("gate", gate) == ("gate", gate, None)
+    method, fast, _ = molgate_method("gate-fast", gate)
+    assert method == "gate" and (fast.perturb_molecules, fast.weights.map_sources) == (16, 3)
+    assert replace(fast, perturb_molecules=None, weights=replace(fast.weights, map_sources=None)) == gate
 
     results = []
     for seed in range(5):
