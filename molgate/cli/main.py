@@ -217,7 +217,8 @@ def cmd_add_task(a: argparse.Namespace) -> int:
                           progress=not a.no_progress, cache=not a.no_cache, cache_dir=a.cache_dir,
                           overwrite=a.overwrite, perturbations=a.perturbations,
                           map_sources=None if a.map_sources == 0 else a.map_sources,
-                          perturb_molecules=a.perturb_molecules or None, train_trunk=not a.freeze_trunk)
+                          perturb_molecules=a.perturb_molecules or None, train_trunk=not a.freeze_trunk,
+                          source_weights=a.source_weights)
     print(f"task '{a.target}' added: model saved to {result.model_dir} ({result.seconds:.1f} s "
           f"training, {result.cache_seconds:.1f} s caching the frozen model); {a.model} is unchanged")
     if a.evaluate:
@@ -297,6 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="[ours] frozen sources drawn per step for the mapping term (unbiased; 0: all)")
     p.add_argument("--perturb-molecules", type=count, default=16,
                    help="[ours] molecules per batch with perturbed copies for the distance term (0: all)")
+    p.add_argument("--source-weights", choices=["uniform", "correlation"], default="uniform",
+                   help="[ours] correlation: weight each frozen source by how its prediction correlates with the new labels")
     p.add_argument("--freeze-trunk", action="store_true",
                    help="[ours] keep the new task's copy of the trunk at the pre-trained weights (cheaper)")
     p.add_argument("--evaluate", action="store_true", help="evaluate every task afterwards")

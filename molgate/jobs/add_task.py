@@ -22,6 +22,7 @@ from molgate.featurize.batching import GraphDataset
 from molgate.featurize.graphs import FeaturizerSettings, featurize
 from molgate.methods.extended_gate import ExtendedGATEModel, extend, gate_parts
 from molgate.methods.gate import GATEModel
+from molgate.methods.source_weights import SOURCE_WEIGHTS, source_ratios
 from molgate.methods.task_addition import (PERTURBATIONS, FrozenContext, TaskAdditionModel, frozen_context,
                                           new_task_part)
 from molgate.outputs import staged_model_dir
@@ -68,7 +69,7 @@ def prepare_addition(frozen: GATEModel | ExtendedGATEModel, train_graphs, y_trai
                      y_val: np.ndarray, init_encoder: str = "pretrained", perturbations: str = "bank",
                      cache_frozen: bool = True, map_sources: int | None = MAP_SOURCES,
                      diagnostics: bool = False, seed: int = 0, train_trunk: bool = True,
-                     perturb_molecules: int | None = PERTURB_MOLECULES) -> Addition:
+                     perturb_molecules: int | None = PERTURB_MOLECULES, source_weights: str = "uniform") -> Addition:
     """The new task's part (initialised from the global RNG; ``perturb_molecules`` applies to a
     trunk model, a separate one perturbs every molecule), the frozen context of its training
     molecules, the training view with its scaler fitted on ``y_train`` ``[n, 1]``, and the
@@ -80,7 +81,8 @@ def prepare_addition(frozen: GATEModel | ExtendedGATEModel, train_graphs, y_trai
     context = frozen_context(frozen, new, train_graphs, perturbations=perturbations, cache=cache_frozen, seed=seed,
                              train_trunk=train_trunk)
     cache_seconds = time.perf_counter() - start
-    view = TaskAdditionModel(frozen, new, context.kind, context.scales, map_sources, diagnostics, train_trunk)
+    ratios = source_ratios(source_weights, frozen, train_graphs, y_train)
+    view = TaskAdditionModel(frozen, new, context.kind, context.scales, map_sources, diagnostics, train_trunk, ratios)
     view.scaler.fit(y_train)
     with torch.no_grad():
         y_train, y_val = (view.scaler.transform(torch.as_tensor(y, dtype=torch.float32)).numpy()
@@ -95,7 +97,7 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
              on_invalid: str = "error", init_encoder: str = "pretrained", cache_frozen: bool = True,
              perturbations: str = "bank", map_sources: int | None = MAP_SOURCES, diagnostics: bool = False,
              train_trunk: bool = True, perturb_molecules: int | None = PERTURB_MOLECULES,
-             epochs: int = 50, batch_size: int = 64, patience: int = 10,
+             source_weights: str = "uniform", epochs: int = 50, batch_size: int = 64, patience: int = 10,
              warmup_epochs: int = 2,
              init_lr: float = 1e-4, max_lr: float = 1e-3, final_lr: float = 1e-4,
              accelerator: str = "cpu", progress: bool = True, cache: bool = True,
@@ -112,7 +114,9 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
     once; ``"per_step"``: fresh draws, the frozen MLPs run on every step), ``map_sources`` (the
     frozen sources of the mapping term per step, drawn anew on each, weighted K / S so the term is
     unbiased; None: all K, exact), ``perturb_molecules`` (the new part perturbs only each batch's
-    first P molecules for the distance term; None: all) and ``cache_frozen``: see
+    first P molecules for the distance term; None: all), ``source_weights`` (``"uniform"``, or
+    ``"correlation"``: each frozen source's transfer ratio follows how its prediction correlates
+    with the new labels, :mod:`molgate.methods.source_weights`) and ``cache_frozen``: see
     :mod:`molgate.methods.task_addition`. ``train_trunk=False`` keeps the new part's trunk at the
     pre-trained weights (its embedding is then cached too). ``diagnostics`` logs the per-term gradient norms
     once per epoch (one backward per term and parameter group: about an epoch's cost on small data).
@@ -122,6 +126,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
         raise InputError(f"perturbations must be one of {', '.join(PERTURBATIONS)}, not {perturbations!r}")
     if map_sources is not None and map_sources < 1:
         raise InputError(f"map_sources must be at least 1 (or None for every frozen source), not {map_sources}")
+    if source_weights not in SOURCE_WEIGHTS:
+        raise InputError(f"source_weights must be one of {', '.join(SOURCE_WEIGHTS)}, not {source_weights!r}")
     if perturb_molecules is not None and perturb_molecules < 1:
         raise InputError(f"perturb_molecules must be at least 1 (or None for every molecule), not {perturb_molecules}")
     config = read_config(model_dir)
@@ -156,7 +162,7 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
         addition = prepare_addition(frozen, [graphs[r] for r in rows["train"]], table.y[the_split.train],
                                     [graphs[r] for r in rows["val"]], table.y[the_split.val], init_encoder,
                                     perturbations, cache_frozen, map_sources, diagnostics, seed, train_trunk,
-                                    perturb_molecules)
+                                    perturb_molecules, source_weights)
         fit = fit_model(addition.view, addition.train, addition.val, out, settings, name="logs")
         new, context, cache_seconds = addition.view.new, addition.context, addition.cache_seconds
         extended = extend(frozen, new)
@@ -166,7 +172,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
             "split": the_split.kind, "seed": seed, "init_encoder": init_encoder,
             "cache_frozen": cache_frozen, "context": context.kind, "perturbations": perturbations,
             "map_sources": map_sources, "perturb_molecules": new.gate.perturb_molecules,
-            "train_trunk": train_trunk, "training": settings.to_dict(),
+            "train_trunk": train_trunk, "source_weights": source_weights,
+            "source_ratios": addition.view.transfer_ratios[:-1, -1].tolist(), "training": settings.to_dict(),
             "fit": asdict(fit),
             "cache_seconds": cache_seconds, "from_model": str(model_dir.resolve())}]
         keep = {k: config[k] for k in ("data", "training", "fit", "throughput", "transfer_ratios") if k in config}

@@ -226,14 +226,16 @@ class TaskAdditionModel(PropertyModel):
     ``context_kind`` says what a training batch's context holds (:func:`frozen_context`);
     ``frozen_scales`` are needed for ``"bank-noise"``; ``map_sources`` (module docstring);
     ``diagnostics``: expose the new part's parameter groups, so the trainer logs the per-term
-    gradient norms (:mod:`molgate.train.diagnostics`, one backward per term and group per epoch).
+    gradient norms (:mod:`molgate.train.diagnostics`, one backward per term and group per epoch);
+    ``source_ratios [K]``: lambda[a, n] of every frozen source (None: all 1;
+    :mod:`molgate.methods.source_weights`).
     """
 
     method = "gate-task-addition"
 
     def __init__(self, frozen: GATEModel | ExtendedGATEModel, new: GATEModel, context_kind: str = "trunk",
                  frozen_scales: Tensor | None = None, map_sources: int | None = None,
-                 diagnostics: bool = True, train_trunk: bool = True):
+                 diagnostics: bool = True, train_trunk: bool = True, source_ratios: Tensor | None = None):
         super().__init__(1, new.d_v, new.d_e, new.config)
         if context_kind not in CONTEXT_KINDS:
             raise ValueError(f"context_kind must be one of {CONTEXT_KINDS}, got {context_kind!r}")
@@ -253,7 +255,7 @@ class TaskAdditionModel(PropertyModel):
         self.register_buffer("frozen_scales", frozen_scales)
         k = frozen.n_tasks
         ratios = torch.zeros(k + 1, k + 1)
-        ratios[:k, k] = 1.0  # every frozen source -> the new target
+        ratios[:k, k] = 1.0 if source_ratios is None else source_ratios  # frozen sources -> the new target
         self.register_buffer("transfer_ratios", ratios)
 
     def train(self, mode: bool = True) -> "TaskAdditionModel":

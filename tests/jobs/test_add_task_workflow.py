@@ -82,7 +82,8 @@ def test_the_saved_model_records_how_the_task_was_added(gate_model, new_csv, tmp
 
 @pytest.mark.parametrize("option, message", [({"perturbations": "fresh"}, "perturbations must be"),
                                              ({"map_sources": 0}, "map_sources must be"),
-                                             ({"perturb_molecules": 0}, "perturb_molecules must be")])
+                                             ({"perturb_molecules": 0}, "perturb_molecules must be"),
+                                             ({"source_weights": "learned"}, "source_weights must be")])
 def test_bad_options_are_refused_before_any_work(gate_model, new_csv, tmp_path, option, message):
     with pytest.raises(InputError, match=message):
         add_task(gate_model, new_csv, "shifted", tmp_path / "x", progress=False, **option)
@@ -107,7 +108,16 @@ def test_cli_freeze_trunk_keeps_the_new_tasks_trunk_at_the_pretrained_weights(ga
                  "--batch-size", "32", "--no-progress"]) == 0
     info = json.loads((out / "config.json").read_text())["added_tasks"][-1]
     assert (info["train_trunk"], info["perturb_molecules"]) == (False, 4)
+    assert info["source_weights"] == "uniform" and info["source_ratios"] == [1.0, 1.0]
     pre = torch.load(gate_model / "weights.pt", weights_only=True)
     new = torch.load(out / "weights.pt", weights_only=True)
     added = {k: v for k, v in new.items() if k.startswith("added.0.trunk.")}
     assert added and all(torch.equal(v, pre[k[len("added.0."):]]) for k, v in added.items())
+
+
+def test_correlation_source_weights_are_recorded_and_average_one(gate_model, new_csv, tmp_path):
+    out = add_task(gate_model, new_csv, "shifted", tmp_path / "corr", epochs=1, batch_size=32, progress=False,
+                   source_weights="correlation").model_dir
+    info = json.loads((out / "config.json").read_text())["added_tasks"][-1]
+    assert info["source_weights"] == "correlation"
+    assert len(info["source_ratios"]) == 2 and np.mean(info["source_ratios"]) == pytest.approx(1.0)

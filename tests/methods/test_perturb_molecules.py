@@ -123,6 +123,7 @@ def test_cli_defaults_and_bounds():
     parser = build_parser()
     args = parser.parse_args(["add-task", "--model", "m", "--data", "d.csv", "--target", "t", "--out", "o"])
     assert (args.perturb_molecules, args.map_sources, args.freeze_trunk) == (PERTURB_MOLECULES, MAP_SOURCES, False)
+    assert args.source_weights == "uniform"
     assert parser.parse_args(["train", "--data", "d.csv", "--out", "o"]).perturb_molecules is None
     with pytest.raises(SystemExit):
         parser.parse_args(["train", "--data", "d.csv", "--out", "o", "--perturb-molecules", "0"])
