@@ -32,6 +32,7 @@ def main() -> int:
     p.add_argument("--tasks", nargs="+", default=["dielectric_constant", "parachor", "viscosity_298"])
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=30)
+    p.add_argument("--name", default="diagnostics", help="results/task_addition_v2/<name>.json")
     a = p.parse_args()
     pretrained = str(PRETRAINED).format(seed=a.seed)
     split_file = RESULTS / "reference10_v2" / "splits" / f"scaffold_seed{a.seed}.json"
@@ -52,8 +53,9 @@ def main() -> int:
             print(json.dumps(row), flush=True)
     frame = pd.DataFrame(rows)
     print(frame.to_string(float_format=lambda v: f"{v:.4g}"))
-    path = RESULTS / "task_addition_v2" / "diagnostics.json"
-    path.write_text(json.dumps({"machine": machine(), "seed": a.seed, "rows": rows}, indent=1))
+    path = RESULTS / "task_addition_v2" / f"{a.name}.json"
+    path.write_text(json.dumps({"machine": machine(), "seed": a.seed, "command": " ".join(sys.argv),
+                                "rows": rows}, indent=1))
     print(f"written {path}")
     return 0
 
