@@ -142,8 +142,8 @@ class GATEModel(PropertyModel):
 
     def perturbed_part(self, e: Tensor) -> Tensor:
         """The rows of the shared embedding that get perturbed copies: the first P molecules'."""
-        p = self.gate.perturb_molecules
-        return e if p is None or self.gate.sharing != "trunk" else e[:p]
+        p = self.gate.perturb_molecules  # set only with trunk sharing (GateConfig)
+        return e if p is None else e[:p]
 
     def latent_rows(self, bmg: BatchMolGraph, e: Tensor, noise: Tensor | None) -> tuple[Tensor, int]:
         """``(z [K, B + M P, d_z], B)``: the latents of the B molecules, then of the perturbed

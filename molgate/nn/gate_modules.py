@@ -9,7 +9,7 @@ scatter in the backward pass. Here every layer's weights are unbound once,
 :math:`f_t(x) = W^{[t]}_L \tau(\dots \tau(W^{[t]}_1 x + b^{[t]}_1) \dots) + b^{[t]}_L` with plain
 matmuls: no padding, one stack per layer in the backward pass.
 
-**One shared input and its perturbations** (:func:`perturbed_views`). With trunk sharing every task
+**One shared input and its perturbations** (:func:`perturbed_rows`). With trunk sharing every task
 reads the same molecule vector e, and the distance term also needs its M perturbations
 :math:`e + o_i` (:math:`o_i` = noise times the detached batch spread, constant). The first layer is
 affine, so
@@ -33,7 +33,7 @@ from torch import Tensor
 
 from molgate.nn.mlp import BatchedMLP
 
-__all__ = ["TaskMLPs", "perturbed_rows", "perturbed_views", "split_rows"]
+__all__ = ["TaskMLPs", "perturbed_rows", "split_rows"]
 
 
 class TaskMLPs:
@@ -86,9 +86,3 @@ def split_rows(x: Tensor, b: int, m: int) -> tuple[Tensor, Tensor | None]:
         return x[:, :b], None
     return x[:, :b], x[:, b:].reshape(x.shape[0], m, -1, x.shape[-1])
 
-
-def perturbed_views(mlp: BatchedMLP, e: Tensor, offsets: Tensor | None) -> Tensor:
-    """``mlp`` of every task on ``e [B, d_in]`` and on ``e + offsets[i]`` (``offsets [M, B, d_in]``,
-    no gradient): ``[K, 1 + M, B, d_out]``, view 0 the unperturbed one (module docstring)."""
-    x = perturbed_rows(mlp, e, offsets)
-    return x.reshape(x.shape[0], -1, e.shape[0], x.shape[-1])

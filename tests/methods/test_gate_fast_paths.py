@@ -14,7 +14,7 @@ from molgate.methods import EncoderConfig, GATEModel, GateConfig
 from molgate.methods.gate import set_transfer_ratios
 from molgate.methods.gate_losses import (GateLossWeights, loss_terms, mapping_loss, mapping_pair_matrix,
                                          mapping_pair_matrix_by_target, pair_terms_matrix)
-from molgate.nn.gate_modules import TaskMLPs, perturbed_views
+from molgate.nn.gate_modules import TaskMLPs, perturbed_rows, split_rows
 from molgate.nn.mlp import BatchedMLP
 from reference_losses import pairwise_mapping_loss
 
@@ -93,7 +93,7 @@ def test_task_mlps_run_each_task_exactly_as_the_batched_mlp():
 
 
 @pytest.mark.parametrize("n_layers,count", [(1, 4), (0, 3), (2, 0)])
-def test_perturbed_views_equal_the_stacked_mlp_in_value_and_gradient(n_layers, count):
+def test_perturbed_rows_equal_the_stacked_mlp_in_value_and_gradient(n_layers, count):
     torch.manual_seed(0)
     K, B, d = 3, 6, 5
     mlp = BatchedMLP(K, d, 7, 4, n_layers=n_layers).double()
@@ -101,7 +101,8 @@ def test_perturbed_views_equal_the_stacked_mlp_in_value_and_gradient(n_layers, c
     offsets = 0.1 * torch.randn(count, B, d, dtype=torch.float64) if count else None
     stacked = e.unsqueeze(0) if offsets is None else torch.cat([e.unsqueeze(0), e + offsets])
     old = mlp(stacked.unsqueeze(0).expand(K, *stacked.shape))
-    new = perturbed_views(mlp, e, offsets)
+    plain, pert = split_rows(perturbed_rows(mlp, e, offsets), B, count)
+    new = plain.unsqueeze(1) if pert is None else torch.cat([plain.unsqueeze(1), pert], dim=1)
     assert new.shape == (K, 1 + count, B, 4)
     torch.testing.assert_close(new, old, rtol=1e-12, atol=1e-12)
     upstream = torch.randn_like(old)

@@ -117,6 +117,15 @@ def test_task_addition_with_p_uses_the_banks_first_p_molecules_cached_or_not(bat
         torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-7)
         losses[p] = float(a.detach())
     assert losses[3] != losses[None]  # the option is in force
+    # fresh draws per step (the frozen MLPs run on the batch): distances of the first P only
+    new = new_task_part(frozen, replace(frozen.gate, perturb_molecules=3))
+    context = frozen_context(frozen, new, graphs, perturbations="per_step")
+    view = TaskAdditionModel(frozen, new, context.kind)
+    per_step = next(iter(make_loader(GraphDataset(graphs, y, context.values), len(graphs))))
+    noise = view._noise(per_step, new.shared_embedding(per_step.bmg))
+    u_old, s_old = view._frozen_views(per_step, noise)
+    assert noise.shape[:2] == (3, 3) and u_old.shape[:2] == (3, len(SMILES)) and s_old.shape == (3, 3, 3)
+    assert torch.isfinite(view.loss_terms(per_step)[0]["dis"])
 
 
 def test_cli_defaults_and_bounds():
