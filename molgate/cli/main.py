@@ -10,10 +10,13 @@ from molgate import __version__
 from molgate.cli import lazy
 from molgate.cli.data import add_data_commands
 from molgate.cli.library import add_library_commands
+from molgate.cli.add_task import register as add_add_task_command
 from molgate.cli.export import register as add_export_command
+from molgate.cli.output import print_metrics
 from molgate.cli.pretrain import register as add_pretrain_command
 from molgate.cli.options import (count, float_in, fragment_option, non_negative_float, overwrite_option,
-                                 positive_float, positive_int, probability, split_sizes_option, unit_interval)
+                                 positive_float, positive_int, probability, split_sizes_option, training_options,
+                                 unit_interval)
 from molgate.errors import MolgateError
 from molgate.outputs import is_global_zero
 
@@ -28,7 +31,7 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--ffn-layers", type=count, default=1, help="hidden layers per head")
     g.add_argument("--atom-featurizer", choices=["v1", "v2", "organic"], default="v2",
                    help="Chemprop's multi-hot atom featuriser mode")
-    t = _add_training_options(p)
+    t = training_options(p)
     t.add_argument("--devices", type=positive_int, default=1,
                    help="processes/GPUs per node; above 1 trains with Lightning's DDP")
     t.add_argument("--num-nodes", type=positive_int, default=1,
@@ -37,23 +40,6 @@ def _add_model_options(p: argparse.ArgumentParser) -> None:
                    help="regression loss over tasks, for training, validation and checkpoint "
                         "selection: pooled (every label weighs the same) or per-task (every task "
                         "weighs the same); default: pooled for stl/mtl, per-task for GATE")
-
-
-def _add_training_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
-    """Optimiser, schedule, device and cache options shared by ``train`` and ``add-task``."""
-    t = p.add_argument_group("training")
-    t.add_argument("--epochs", type=positive_int, default=50)
-    t.add_argument("--batch-size", type=positive_int, default=64)
-    t.add_argument("--patience", type=count, default=10, help="early-stopping patience (epochs)")
-    t.add_argument("--warmup-epochs", type=count, default=2)
-    t.add_argument("--init-lr", type=positive_float, default=1e-4)
-    t.add_argument("--max-lr", type=positive_float, default=1e-3)
-    t.add_argument("--final-lr", type=positive_float, default=1e-4)
-    t.add_argument("--accelerator", default="cpu", help="cpu, gpu or auto (Lightning's names)")
-    t.add_argument("--no-cache", action="store_true", help="do not use the on-disk graph cache")
-    t.add_argument("--cache-dir", default=None, help="graph cache (default ~/.cache/molgate)")
-    t.add_argument("--no-progress", action="store_true", help="no progress bars")
-    return t
 
 
 def _add_gate_options(p: argparse.ArgumentParser) -> None:
@@ -157,17 +143,12 @@ def cmd_train(a: argparse.Namespace) -> int:
     print(f"model saved to {result.model_dir} ({result.seconds:.1f} s training, "
           f"{result.molecules_per_second:.0f} molecules/s)")
     if a.evaluate:
-        _print_metrics(api.evaluate(result.model_dir), result.model_dir)
+        print_metrics(api.evaluate(result.model_dir), result.model_dir)
     return 0
 
 
 def _long_format(a: argparse.Namespace) -> bool | None:
     return True if a.long or a.format == "long" else False if a.format == "wide" else None
-
-
-def _print_metrics(metrics: dict, model_dir) -> None:
-    print(lazy.api().metrics_table(metrics).to_string(float_format=lambda v: f"{v:.4g}"))
-    print(f"metrics written to {model_dir}/metrics.json, parity plots to {model_dir}/parity/")
 
 
 def cmd_predict(a: argparse.Namespace) -> int:
@@ -182,7 +163,7 @@ def cmd_predict(a: argparse.Namespace) -> int:
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
     api = lazy.api()
-    _print_metrics(api.evaluate(a.model, plots=not a.no_plots), a.model)
+    print_metrics(api.evaluate(a.model, plots=not a.no_plots), a.model)
     return 0
 
 
@@ -203,26 +184,6 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
                            a.compare_with)
     print(report.read_text())
     print(f"report written to {report}; per-run results in {a.out}/runs/")
-    return 0
-
-
-def cmd_add_task(a: argparse.Namespace) -> int:
-    api = lazy.api()
-    result = api.add_task(a.model, a.data, a.target, a.out, smiles_column=a.smiles_column, split=a.split,
-                          seed=a.seed, split_file=a.split_file, split_sizes=tuple(a.split_sizes),
-                          on_invalid=a.on_invalid, init_encoder=a.init_encoder,
-                          cache_frozen=not a.no_cache_frozen, epochs=a.epochs, batch_size=a.batch_size,
-                          patience=a.patience, warmup_epochs=a.warmup_epochs, init_lr=a.init_lr,
-                          max_lr=a.max_lr, final_lr=a.final_lr, accelerator=a.accelerator,
-                          progress=not a.no_progress, cache=not a.no_cache, cache_dir=a.cache_dir,
-                          overwrite=a.overwrite, perturbations=a.perturbations,
-                          map_sources=None if a.map_sources == 0 else a.map_sources,
-                          perturb_molecules=a.perturb_molecules or None, train_trunk=not a.freeze_trunk,
-                          source_weights=a.source_weights)
-    print(f"task '{a.target}' added: model saved to {result.model_dir} ({result.seconds:.1f} s "
-          f"training, {result.cache_seconds:.1f} s caching the frozen model); {a.model} is unchanged")
-    if a.evaluate:
-        _print_metrics(api.evaluate(result.model_dir), result.model_dir)
     return 0
 
 
@@ -274,37 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_gate_options(p)
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("add-task", help="add a new task to a trained GATE model without retraining it")
-    p.add_argument("--model", required=True, help="the pre-trained GATE model directory (left unchanged)")
-    p.add_argument("--data", required=True, help="CSV/Parquet with a SMILES column and the new task")
-    p.add_argument("--target", required=True, help="the new task's column (must not be in the model)")
-    p.add_argument("--out", required=True, help="the extended model directory (old tasks + the new one)")
-    overwrite_option(p)
-    p.add_argument("--smiles-column", default="smiles")
-    p.add_argument("--split", choices=["random", "scaffold"], default="scaffold")
-    p.add_argument("--split-file", default=None, help="reuse a saved split (molgate split file)")
-    split_sizes_option(p)
-    p.add_argument("--seed", type=count, default=0)
-    p.add_argument("--on-invalid", choices=["error", "skip"], default="error",
-                   help="skip: continue and write rejected rows to OUT.rejects.csv")
-    p.add_argument("--init-encoder", choices=["pretrained", "random"], default="pretrained",
-                   help="start the new task's encoder from the pre-trained trunk or from scratch")
-    p.add_argument("--no-cache-frozen", action="store_true",
-                   help="recompute the frozen model's embeddings every batch instead of once")
-    p.add_argument("--perturbations", choices=["bank", "per_step"], default="bank",
-                   help="bank: fixed perturbation draws per molecule, so the frozen tasks' views are "
-                        "computed once; per_step: new draws every step (each view recomputed)")
-    p.add_argument("--map-sources", type=count, default=1,
-                   help="[ours] frozen sources drawn per step for the mapping term (unbiased; 0: all)")
-    p.add_argument("--perturb-molecules", type=count, default=16,
-                   help="[ours] molecules per batch with perturbed copies for the distance term (0: all)")
-    p.add_argument("--source-weights", choices=["uniform", "correlation"], default="uniform",
-                   help="[ours] correlation: weight each frozen source by how its prediction correlates with the new labels")
-    p.add_argument("--freeze-trunk", action="store_true",
-                   help="[ours] keep the new task's copy of the trunk at the pre-trained weights (cheaper)")
-    p.add_argument("--evaluate", action="store_true", help="evaluate every task afterwards")
-    _add_training_options(p)
-    p.set_defaults(func=cmd_add_task)
+    add_add_task_command(sub)
 
     p = sub.add_parser("screen", help="predict a large library, filter on the properties, resumably")
     p.add_argument("--model", required=True, help="model directory")

@@ -77,3 +77,20 @@ def overwrite_option(p: argparse.ArgumentParser) -> None:
 def fragment_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--largest-fragment", action="store_true", default=None,
                    help="predict the largest fragment of multi-fragment SMILES (default: as in training)")
+
+
+def training_options(p: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    """Optimiser, schedule, device and cache options shared by ``train`` and ``add-task``."""
+    t = p.add_argument_group("training")
+    t.add_argument("--epochs", type=positive_int, default=50)
+    t.add_argument("--batch-size", type=positive_int, default=64)
+    t.add_argument("--patience", type=count, default=10, help="early-stopping patience (epochs)")
+    t.add_argument("--warmup-epochs", type=count, default=2)
+    t.add_argument("--init-lr", type=positive_float, default=1e-4)
+    t.add_argument("--max-lr", type=positive_float, default=1e-3)
+    t.add_argument("--final-lr", type=positive_float, default=1e-4)
+    t.add_argument("--accelerator", default="cpu", help="cpu, gpu or auto (Lightning's names)")
+    t.add_argument("--no-cache", action="store_true", help="do not use the on-disk graph cache")
+    t.add_argument("--cache-dir", default=None, help="graph cache (default ~/.cache/molgate)")
+    t.add_argument("--no-progress", action="store_true", help="no progress bars")
+    return t
