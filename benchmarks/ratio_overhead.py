@@ -2,9 +2,12 @@
 
 Many-task GATE (trunk, real sizes) on ``--molecules`` molecules of the reference10 tasks; a plain
 loop of Adam steps, with one hypergradient update of lambda every ``--interval`` steps for the
-learned run (amortised over the steps between updates). Runs alternate to share machine noise.
+learned run (amortised over the steps between updates), as the training callback makes it: the
+next ``val_batches`` validation batches and the Adam preconditioner of the inner optimiser
+(:mod:`molgate.train.ratio_callback`). Runs alternate to share machine noise.
 
-    python benchmarks/ratio_overhead.py [--molecules 1024] [--interval 10] [--hypergradient jvp]
+    python benchmarks/ratio_overhead.py [--molecules 1024] [--interval 10] [--hypergradient jvp] \
+        [--parameterization softmax] [--name ratio_overhead]
 """
 
 from __future__ import annotations
@@ -33,8 +36,9 @@ def seconds_per_step(mode: str, graphs, y, a) -> float:
     n_val = len(graphs) // 5
     train = make_loader(GraphDataset(graphs[n_val:], y[n_val:]), 64, shuffle=True, seed=0)
     val = itertools.cycle(make_loader(GraphDataset(graphs[:n_val], y[:n_val]), 64, shuffle=True, seed=1))
-    learner = TransferRatioLearner(model, RatioSettings(interval=a.interval, hypergradient=a.hypergradient)) \
-        if mode == "learned" else None
+    settings = RatioSettings(interval=a.interval, hypergradient=a.hypergradient,
+                             parameterization=a.parameterization)
+    learner = TransferRatioLearner(model, settings) if mode == "learned" else None
     steps, start = 0, time.perf_counter()
     for batch in itertools.islice(itertools.cycle(train), a.steps):
         opt.zero_grad(set_to_none=True)
@@ -42,7 +46,8 @@ def seconds_per_step(mode: str, graphs, y, a) -> float:
         loss.backward()
         opt.step()
         if learner and steps % a.interval == 0:
-            learner.step(batch, next(val), eta=1e-3)
+            vals = [next(val) for _ in range(settings.val_batches)]
+            learner.step(batch, vals, eta=1e-3, precondition=learner.adam_preconditioner(opt))
         steps += 1
     return (time.perf_counter() - start) / steps
 
@@ -53,7 +58,9 @@ def main() -> int:
     p.add_argument("--steps", type=int, default=60)
     p.add_argument("--interval", type=int, default=10)
     p.add_argument("--hypergradient", default="jvp", choices=["jvp", "finite-difference"])
+    p.add_argument("--parameterization", default="softmax", choices=["softplus", "sigmoid", "softmax"])
     p.add_argument("--repeats", type=int, default=2)
+    p.add_argument("--name", default="ratio_overhead", help="result file name (under results/)")
     a = p.parse_args()
     frame = pd.read_parquet(suite_dir("reference10") / "suite.parquet").sample(a.molecules, random_state=0)
     graphs = featurize(frame["smiles"].tolist(), progress=False)
@@ -68,9 +75,11 @@ def main() -> int:
     ratio = best["learned"] / best["uniform"]
     print(f"learned / uniform seconds per step: {ratio:.2f} (interval {a.interval}, {a.hypergradient}; "
           f"target < 1.5)")
-    write_result("ratio_overhead", {"molecules": a.molecules, "tasks": int(y.shape[1]),
-                                    "interval": a.interval, "hypergradient": a.hypergradient,
-                                    "seconds_per_step": times, "ratio": ratio})
+    write_result(a.name, {"molecules": a.molecules, "tasks": int(y.shape[1]),
+                          "interval": a.interval, "hypergradient": a.hypergradient,
+                          "parameterization": a.parameterization, "val_batches": RatioSettings().val_batches,
+                          "preconditioner": RatioSettings().preconditioner, "command": " ".join(sys.argv),
+                          "seconds_per_step": times, "ratio": ratio})
     return 0
 
 
