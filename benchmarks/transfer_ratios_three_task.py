@@ -40,6 +40,7 @@ from common import RESULTS, WORK, suite_dir, write_result
 from molgate import api
 from molgate.data.splits import cap_train_per_task, load_split, make_split, save_split
 from molgate.data.table import read_table
+from molgate.evaluate.metrics import task_metrics
 from molgate.methods.ratio_io import symmetric_grid
 from molgate.methods.transfer_ratios import RatioSettings, split_validation
 
@@ -55,15 +56,10 @@ def result_name(a) -> str:
 
 def lambda_part_score(model_dir, table, idx, train_idx) -> float:
     """Mean over tasks of (RMSE / training std)^2 on the molecules ``idx``."""
-    est = api.PropertyRegressor.load(model_dir)
-    pred = est.predict([table.smiles[i] for i in idx])
-    scores = []
-    for k in range(len(table.tasks)):
-        y, p = table.y[idx, k], pred[:, k]
-        ok = ~np.isnan(y)
-        std = np.nanstd(table.y[train_idx, k])
-        scores.append(np.mean((y[ok] - p[ok]) ** 2) / std ** 2)
-    return float(np.mean(scores))
+    pred = api.PropertyRegressor.load(model_dir).predict([table.smiles[i] for i in idx])
+    metrics = task_metrics(table.y[idx], pred, table.tasks)
+    return float(np.mean([(metrics[t]["rmse"] / np.nanstd(table.y[train_idx, k])) ** 2
+                          for k, t in enumerate(table.tasks)]))
 
 
 def run(name: str, a, data, table, split, seed: int, settings: RatioSettings, mode: str,
