@@ -19,6 +19,7 @@ compute of one learned run against the whole grid (goal <= 1/10).
 
     cd benchmarks && OMP_NUM_THREADS=1 ../.venv/bin/python transfer_ratios_three_task.py \
         [--max-per-task 500] [--epochs 20] [--seeds 0 1 2] [--grid-values 0 1 3]
+    # or two processes: "--only learned" then "--only grid --shard 0/2", and "--only grid --shard 1/2"
 
 Resumable from the committed results: each finished run is a small JSON file under
 ``results/transfer_ratios_three_task_v2/`` (test metrics included, so no model is needed to
@@ -136,7 +137,12 @@ def main() -> int:
     p.add_argument("--parameterization", default="softmax", choices=["softplus", "sigmoid", "softmax"])
     p.add_argument("--only", choices=["grid", "learned"], default=None,
                    help="run one half (two processes can share the work); report when both are done")
+    p.add_argument("--shard", default="0/1", metavar="I/N",
+                   help="with --only grid: train grid points i with i %% N == I (N processes share the grid)")
     a = p.parse_args()
+    shard, shards = (int(v) for v in a.shard.split("/"))
+    if not 0 <= shard < shards:
+        p.error(f"--shard {a.shard}: need 0 <= I < N")
     work = WORK / result_name(a)
     work.mkdir(parents=True, exist_ok=True)
     data = work / "data.parquet"
@@ -153,7 +159,14 @@ def main() -> int:
         learned = [run(f"learned_seed{s}", a, data, table, split, s, settings, "learned") for s in a.seeds]
     if a.only == "learned":
         return 0
-    for i, (_, ratios) in enumerate(symmetric_grid(TASKS, a.grid_values)):
+    points = list(symmetric_grid(TASKS, a.grid_values))
+    if shards > 1:
+        for i, (_, ratios) in enumerate(points):
+            if i % shards == shard:
+                run(f"grid_point{i:03d}", a, data, table, split, a.seeds[0], settings, "fixed", ratios)
+        if not all((RESULTS / result_name(a) / f"grid_point{i:03d}.json").exists() for i in range(len(points))):
+            return 0
+    for i, (_, ratios) in enumerate(points):
         grid.append(run(f"grid_point{i:03d}", a, data, table, split, a.seeds[0], settings, "fixed", ratios))
         print(f"grid point {i}: lambda-part score {grid[-1]['lambda_part_score']:.4f}", flush=True)
     best = min(grid, key=lambda r: r["lambda_part_score"])
