@@ -18,8 +18,11 @@ from molgate.methods import GateConfig
 #: and selected on the per-task reduction (GATE's), ``gate-noalign`` is GATE with every alignment
 #: term off (same encoders, heads and reduction), ``gate-trunk`` / ``gate-separate`` fix the sharing,
 #: ``gate-fast`` is GATE with the cheap estimates of its pair terms (16 perturbed molecules per batch,
-#: 3 mapping sources per target and step; [ours]).
-MOLGATE_METHODS = ("stl", "mtl", "mtl-balanced", "gate", "gate-noalign", "gate-trunk", "gate-separate", "gate-fast")
+#: 3 mapping sources per target and step; [ours]). ``gate-separate-strong`` is separate encoders with
+#: strong raw alignment (alpha = gamma = 1, beta = 30, delta = 1e4), and ``gate-separate-noalign``
+#: the same model with every alignment term off: its exact ablation.
+MOLGATE_METHODS = ("stl", "mtl", "mtl-balanced", "gate", "gate-noalign", "gate-trunk", "gate-separate", "gate-fast",
+                   "gate-separate-strong", "gate-separate-noalign")
 CHEMPROP_METHODS = ("chemprop-stl", "chemprop-mtl")
 METHODS = MOLGATE_METHODS + CHEMPROP_METHODS
 ALIASES = {"chemprop": CHEMPROP_METHODS}

@@ -140,6 +140,12 @@ def test_ablation_methods_and_their_report_lines():
     method, fast, _ = molgate_method("gate-fast", gate)
     assert method == "gate" and (fast.perturb_molecules, fast.weights.map_sources) == (16, 3)
     assert replace(fast, perturb_molecules=None, weights=replace(fast.weights, map_sources=None)) == gate
+    _, strong, _ = molgate_method("gate-separate-strong", gate)
+    w = strong.weights
+    assert strong.sharing == "separate" and w.form == "raw"
+    assert (w.alpha, w.beta, w.gamma, w.delta) == (1.0, 30.0, 1.0, 10000.0) and len(w.active()) == 4
+    _, strong_off, _ = molgate_method("gate-separate-noalign", gate)
+    assert strong_off.sharing == "separate" and strong_off.weights.active() == {}
 
     results = []
     for seed in range(5):
