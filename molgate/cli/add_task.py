@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 
 from molgate.cli import lazy
-from molgate.cli.options import count, overwrite_option, split_sizes_option, training_options
+from molgate.cli.options import (count, non_negative_float, overwrite_option, split_sizes_option,
+                                 training_options)
 from molgate.cli.output import print_metrics
 
 
@@ -21,12 +22,18 @@ def cmd_add_task(a: argparse.Namespace) -> int:
                           overwrite=a.overwrite, perturbations=a.perturbations,
                           map_sources=None if a.map_sources == 0 else a.map_sources,
                           perturb_molecules=a.perturb_molecules or None, train_trunk=not a.freeze_trunk,
-                          source_weights=a.source_weights)
+                          source_weights=a.source_weights, alignment=alignment_overrides(a))
     print(f"task '{a.target}' added: model saved to {result.model_dir} ({result.seconds:.1f} s "
           f"training, {result.cache_seconds:.1f} s caching the frozen model); {a.model} is unchanged")
     if a.evaluate:
         print_metrics(api.evaluate(result.model_dir), result.model_dir)
     return 0
+
+
+def alignment_overrides(a: argparse.Namespace) -> dict:
+    """The loss settings given on the command line (the rest stay the pre-trained model's)."""
+    given = {"alpha": a.alpha, "beta": a.beta, "gamma": a.gamma, "delta": a.delta, "form": a.alignment_form}
+    return {k: v for k, v in given.items() if v is not None}
 
 
 def register(sub) -> None:
@@ -57,6 +64,11 @@ def register(sub) -> None:
                    help="[ours] molecules per batch with perturbed copies for the distance term (0: all)")
     p.add_argument("--source-weights", choices=["uniform", "correlation"], default="uniform",
                    help="[ours] correlation: weight each frozen source by how its prediction correlates with the new labels")
+    g = p.add_argument_group("the new task's alignment terms (default: the pre-trained model's settings)")
+    for name, term in (("alpha", "auto-encoding"), ("beta", "consistency"), ("gamma", "mapping"), ("delta", "distance")):
+        g.add_argument(f"--{name}", type=non_negative_float, default=None, help=f"weight of the {term} loss")
+    g.add_argument("--alignment-form", choices=["scale_free", "raw"], default=None,
+                   help="scale_free: terms divided by the spread of what they compare; raw: plain MSEs")
     p.add_argument("--freeze-trunk", action="store_true",
                    help="[ours] keep the new task's copy of the trunk at the pre-trained weights (cheaper)")
     p.add_argument("--evaluate", action="store_true", help="evaluate every task afterwards")
@@ -64,4 +76,4 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_add_task)
 
 
-__all__ = ["cmd_add_task", "register"]
+__all__ = ["alignment_overrides", "cmd_add_task", "register"]

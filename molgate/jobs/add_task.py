@@ -22,6 +22,7 @@ from molgate.featurize.batching import GraphDataset
 from molgate.featurize.graphs import FeaturizerSettings, featurize
 from molgate.methods.extended_gate import ExtendedGATEModel, extend, gate_parts
 from molgate.methods.gate import GATEModel
+from molgate.methods.gate_losses import GateLossWeights
 from molgate.methods.source_weights import SOURCE_WEIGHTS, source_ratios
 from molgate.methods.task_addition import (PERTURBATIONS, FrozenContext, TaskAdditionModel, frozen_context,
                                           new_task_part)
@@ -65,17 +66,40 @@ class Addition:
     cache_seconds: float  # computing the frozen model's cached outputs, once
 
 
+#: the loss settings a new task may change; the rest (pair reduction, distance form) is the model's
+ALIGNMENT_KEYS = ("alpha", "beta", "gamma", "delta", "form")
+
+
+def alignment_weights(base: GateLossWeights, alignment: dict | None) -> GateLossWeights:
+    """The new task's loss weights: the pre-trained model's, with ``alignment`` (a dict with keys
+    among :data:`ALIGNMENT_KEYS`, e.g. ``{"form": "raw", "beta": 30.0}``) replacing some."""
+    alignment = dict(alignment or {})
+    unknown = sorted(set(alignment) - set(ALIGNMENT_KEYS))
+    if unknown:
+        raise InputError(f"alignment: unknown setting(s) {', '.join(unknown)}; choose from {', '.join(ALIGNMENT_KEYS)}")
+    for key in ALIGNMENT_KEYS[:4]:
+        if key in alignment and not (isinstance(alignment[key], (int, float)) and alignment[key] >= 0):
+            raise InputError(f"alignment: {key} must be a number >= 0, not {alignment[key]!r}")
+    try:
+        return replace(base, **alignment)
+    except ValueError as err:
+        raise InputError(f"alignment: {err}") from None
+
+
 def prepare_addition(frozen: GATEModel | ExtendedGATEModel, train_graphs, y_train: np.ndarray, val_graphs,
                      y_val: np.ndarray, init_encoder: str = "pretrained", perturbations: str = "bank",
                      cache_frozen: bool = True, map_sources: int | None = MAP_SOURCES,
                      diagnostics: bool = False, seed: int = 0, train_trunk: bool = True,
-                     perturb_molecules: int | None = PERTURB_MOLECULES, source_weights: str = "uniform") -> Addition:
+                     perturb_molecules: int | None = PERTURB_MOLECULES, source_weights: str = "uniform",
+                     alignment: dict | None = None) -> Addition:
     """The new task's part (initialised from the global RNG; ``perturb_molecules`` applies to a
     trunk model, a separate one perturbs every molecule), the frozen context of its training
     molecules, the training view with its scaler fitted on ``y_train`` ``[n, 1]``, and the
-    standardised datasets (only the training set carries the context)."""
+    standardised datasets (only the training set carries the context). ``alignment``: see
+    :func:`alignment_weights`."""
     base = gate_parts(frozen)[0].gate
-    gate = replace(base, perturb_molecules=perturb_molecules if base.sharing == "trunk" else None)
+    gate = replace(base, perturb_molecules=perturb_molecules if base.sharing == "trunk" else None,
+                   weights=alignment_weights(base.weights, alignment))
     new = new_task_part(frozen, gate, init_encoder)  # caching draws no random number
     start = time.perf_counter()
     context = frozen_context(frozen, new, train_graphs, perturbations=perturbations, cache=cache_frozen, seed=seed,
@@ -97,7 +121,7 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
              on_invalid: str = "error", init_encoder: str = "pretrained", cache_frozen: bool = True,
              perturbations: str = "bank", map_sources: int | None = MAP_SOURCES, diagnostics: bool = False,
              train_trunk: bool = True, perturb_molecules: int | None = PERTURB_MOLECULES,
-             source_weights: str = "uniform", epochs: int = 50, batch_size: int = 64, patience: int = 10,
+             source_weights: str = "uniform", alignment: dict | None = None, epochs: int = 50, batch_size: int = 64, patience: int = 10,
              warmup_epochs: int = 2,
              init_lr: float = 1e-4, max_lr: float = 1e-3, final_lr: float = 1e-4,
              accelerator: str = "cpu", progress: bool = True, cache: bool = True,
@@ -117,7 +141,9 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
     first P molecules for the distance term; None: all), ``source_weights`` (``"uniform"``, or
     ``"correlation"``: each frozen source's transfer ratio follows how its prediction correlates
     with the new labels, :mod:`molgate.methods.source_weights`) and ``cache_frozen``: see
-    :mod:`molgate.methods.task_addition`. ``train_trunk=False`` keeps the new part's trunk at the
+    :mod:`molgate.methods.task_addition`. ``alignment`` replaces some of the pre-trained model's
+    loss settings for the new task's terms (keys ``alpha, beta, gamma, delta, form``; e.g.
+    ``{"form": "raw", "beta": 30.0, "delta": 1e4}``). ``train_trunk=False`` keeps the new part's trunk at the
     pre-trained weights (its embedding is then cached too). ``diagnostics`` logs the per-term gradient norms
     once per epoch (one backward per term and parameter group: about an epoch's cost on small data).
     """
@@ -130,6 +156,7 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
         raise InputError(f"source_weights must be one of {', '.join(SOURCE_WEIGHTS)}, not {source_weights!r}")
     if perturb_molecules is not None and perturb_molecules < 1:
         raise InputError(f"perturb_molecules must be at least 1 (or None for every molecule), not {perturb_molecules}")
+    alignment_weights(GateLossWeights(), alignment)  # refused before any work
     config = read_config(model_dir)
     if config["method"] not in ("gate", "gate-pair", "gate-extended"):
         raise InputError(f"add-task extends a GATE model; this one was trained with method "
@@ -162,7 +189,7 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
         addition = prepare_addition(frozen, [graphs[r] for r in rows["train"]], table.y[the_split.train],
                                     [graphs[r] for r in rows["val"]], table.y[the_split.val], init_encoder,
                                     perturbations, cache_frozen, map_sources, diagnostics, seed, train_trunk,
-                                    perturb_molecules, source_weights)
+                                    perturb_molecules, source_weights, alignment)
         fit = fit_model(addition.view, addition.train, addition.val, out, settings, name="logs")
         new, context, cache_seconds = addition.view.new, addition.context, addition.cache_seconds
         extended = extend(frozen, new)
@@ -172,7 +199,7 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
             "split": the_split.kind, "seed": seed, "init_encoder": init_encoder,
             "cache_frozen": cache_frozen, "context": context.kind, "perturbations": perturbations,
             "map_sources": map_sources, "perturb_molecules": new.gate.perturb_molecules,
-            "train_trunk": train_trunk, "source_weights": source_weights,
+            "train_trunk": train_trunk, "source_weights": source_weights, "alignment": dict(alignment or {}),
             "source_ratios": addition.view.transfer_ratios[:-1, -1].tolist(), "training": settings.to_dict(),
             "fit": asdict(fit),
             "cache_seconds": cache_seconds, "from_model": str(model_dir.resolve())}]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from molgate.cli.add_task import cmd_add_task, register
+from molgate.cli.add_task import alignment_overrides, cmd_add_task, register
 from molgate.cli.output import print_metrics
 
 
@@ -16,6 +16,10 @@ def test_add_task_register_wires_its_options_and_command():
     # the shared training options come along, and the cheap estimates are the defaults
     assert (a.epochs, a.batch_size, a.map_sources, a.perturb_molecules) == (50, 64, 1, 16)
     assert not a.freeze_trunk and a.source_weights == "uniform"
+    assert alignment_overrides(a) == {}  # the pre-trained model's loss settings
+    a = parser.parse_args(["add-task", "--model", "m", "--data", "d.csv", "--target", "t", "--out", "o",
+                           "--gamma", "1", "--alignment-form", "raw"])
+    assert alignment_overrides(a) == {"gamma": 1.0, "form": "raw"}
 
 
 def test_print_metrics_prints_a_row_per_task_and_where_they_are(capsys, tmp_path):

@@ -83,7 +83,10 @@ def test_the_saved_model_records_how_the_task_was_added(gate_model, new_csv, tmp
 @pytest.mark.parametrize("option, message", [({"perturbations": "fresh"}, "perturbations must be"),
                                              ({"map_sources": 0}, "map_sources must be"),
                                              ({"perturb_molecules": 0}, "perturb_molecules must be"),
-                                             ({"source_weights": "learned"}, "source_weights must be")])
+                                             ({"source_weights": "learned"}, "source_weights must be"),
+                                             ({"alignment": {"zeta": 1.0}}, "unknown setting"),
+                                             ({"alignment": {"beta": -1.0}}, "beta must be a number >= 0"),
+                                             ({"alignment": {"form": "log"}}, "alignment: form")])
 def test_bad_options_are_refused_before_any_work(gate_model, new_csv, tmp_path, option, message):
     with pytest.raises(InputError, match=message):
         add_task(gate_model, new_csv, "shifted", tmp_path / "x", progress=False, **option)
@@ -121,3 +124,19 @@ def test_correlation_source_weights_are_recorded_and_average_one(gate_model, new
     info = json.loads((out / "config.json").read_text())["added_tasks"][-1]
     assert info["source_weights"] == "correlation"
     assert len(info["source_ratios"]) == 2 and np.mean(info["source_ratios"]) == pytest.approx(1.0)
+
+
+def test_cli_alignment_options_replace_only_the_given_settings(gate_model, new_csv, tmp_path):
+    out = tmp_path / "strong"
+    assert main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
+                 "--out", str(out), "--alignment-form", "raw", "--beta", "30", "--delta", "1e4",
+                 "--epochs", "1", "--batch-size", "32", "--no-progress"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    base, added = config["base"]["gate"]["weights"], config["added"][-1]["gate"]["weights"]
+    assert (added["form"], added["beta"], added["delta"]) == ("raw", 30.0, 1e4)
+    assert (added["alpha"], added["gamma"]) == (base["alpha"], base["gamma"])
+    assert base["form"] == "scale_free" and base["beta"] == 0.03  # the pre-trained part is unchanged
+    assert config["added_tasks"][-1]["alignment"] == {"beta": 30.0, "delta": 1e4, "form": "raw"}
+    with pytest.raises(SystemExit):
+        main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
+              "--out", str(tmp_path / "bad"), "--beta", "-1"])
