@@ -23,9 +23,10 @@ import time
 import numpy as np
 import pandas as pd
 from common import RESULTS, machine, reference10_split
-from scipy.stats import wilcoxon
 
 from molgate import api
+from molgate.benchmark.plan import STRONG_ALIGNMENT
+from molgate.benchmark.report import paired_tests
 from molgate.data.splits import load_split
 from molgate.data.table import read_table
 from molgate.evaluate.metrics import task_metrics
@@ -66,14 +67,14 @@ VARIANTS: dict[str, tuple] = {
     # the one-seed trial (``--sharing separate --beta 30 --delta 10000`` when every weight
     # defaulted to 1 and the terms were plain MSEs), in today's code: is its -6.5% vs MTL real?
     "separate-raw-strong": ("gate", "per-task", dict(sharing="separate"),
-                            dict(form="raw", alpha=1.0, beta=30.0, gamma=1.0, delta=10000.0)),
+                            STRONG_ALIGNMENT),
     # which of the strong terms does the work: mapping alone, or everything but mapping
     "separate-raw-maponly": ("gate", "per-task", dict(sharing="separate"),
                              dict(form="raw", gamma=1.0, use_auto=False, use_cons=False, use_dis=False)),
     "separate-raw-strong-nomap": ("gate", "per-task", dict(sharing="separate"),
-                                  dict(form="raw", alpha=1.0, beta=30.0, delta=10000.0, use_map=False)),
+                                  dict(STRONG_ALIGNMENT, use_map=False)),
     "trunk-raw-strong": ("gate", "per-task", dict(sharing="trunk"),
-                         dict(form="raw", alpha=1.0, beta=30.0, gamma=1.0, delta=10000.0)),
+                         STRONG_ALIGNMENT),
     "separate-strong-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100),
                              dict(distance_form="batch", beta=3.0, delta=3.0)),
 }
@@ -133,15 +134,13 @@ def paired_lines(rows: list[dict], epochs: int = 8, cap: int = 500) -> list[str]
     lines = [f"Paired over (task, seed), {epochs} epochs, cap {cap}:", "",
              "| variant | baseline | seeds | pairs better | mean RMSE change | Wilcoxon p |", "|---|---|---|---|---|---|"]
     for variant, base in PAIRED:
-        sub = frame[frame["method"].isin([variant, base])]
-        pivot = sub.pivot_table(index=["task", "seed"], columns="method", values="rmse").dropna()
-        if variant not in pivot or base not in pivot or len(pivot) < 2:
+        seeds = sorted(set(frame.seed[frame.method == variant]) & set(frame.seed[frame.method == base]))
+        sub = frame[frame.method.isin([variant, base]) & frame.seed.isin(seeds)]
+        if not seeds or len(sub) < 4:
             continue
-        rel = (pivot[variant] / pivot[base] - 1.0).to_numpy()
-        seeds = sorted(set(pivot.index.get_level_values("seed")))
-        p = float(wilcoxon(rel).pvalue) if np.any(rel != 0) else float("nan")
-        lines.append(f"| {variant} | {base} | {' '.join(map(str, seeds))} | {int((rel < 0).sum())}/{len(rel)} | "
-                     f"{100 * rel.mean():+.1f}% | {p:.2g} |")
+        t = paired_tests(sub, variant)[0]
+        lines.append(f"| {variant} | {base} | {' '.join(map(str, seeds))} | {t['gate_better']}/{t['pairs']} | "
+                     f"{t['mean_relative_rmse_change_%']:+.1f}% | {t['p_value']:.2g} |")
     return lines + [""]
 
 

@@ -60,6 +60,7 @@ from molgate import api
 from molgate.benchmark import BenchmarkConfig
 from molgate.benchmark.plan import Job
 from molgate.benchmark.run import prepare_data, split_for, task_names
+from molgate.benchmark.plan import STRONG_ALIGNMENT
 from molgate.benchmark.runners import run_chemprop
 from molgate.data.splits import load_split
 from molgate.data.table import read_table
@@ -86,7 +87,7 @@ ADD_TASK_OPTIONS = {"add-task": dict(perturb_molecules=None, map_sources=5),
                     "add-task-fast": dict(perturb_molecules=16, map_sources=1),
                     "add-task-corr": dict(perturb_molecules=16, map_sources=1, source_weights="correlation"),
                     "add-task-strong": dict(perturb_molecules=16, map_sources=1,
-                                            alignment=dict(form="raw", alpha=1.0, beta=30.0, gamma=1.0, delta=1e4))}
+                                            alignment=STRONG_ALIGNMENT)}
 
 
 def small_task_file(table, task: str) -> Path:

@@ -23,6 +23,8 @@ from molgate.methods import GateConfig
 #: the same model with every alignment term off: its exact ablation.
 MOLGATE_METHODS = ("stl", "mtl", "mtl-balanced", "gate", "gate-noalign", "gate-trunk", "gate-separate", "gate-fast",
                    "gate-separate-strong", "gate-separate-noalign")
+#: the strong raw alignment under which separate encoders beat their ablation (README, GATE section)
+STRONG_ALIGNMENT = dict(form="raw", alpha=1.0, beta=30.0, gamma=1.0, delta=10000.0)
 CHEMPROP_METHODS = ("chemprop-stl", "chemprop-mtl")
 METHODS = MOLGATE_METHODS + CHEMPROP_METHODS
 ALIASES = {"chemprop": CHEMPROP_METHODS}

@@ -112,6 +112,7 @@ def paired_tests(frame: pd.DataFrame, gate: str) -> list[dict]:
             p = float(wilcoxon(rel, alternative="two-sided").pvalue)
         out.append({"baseline": base, "pairs": int(len(rel)), "gate_better": int((rel < 0).sum()),
                     "median_relative_rmse_change_%": float(np.median(rel) * 100) if len(rel) else float("nan"),
+                    "mean_relative_rmse_change_%": float(np.mean(rel) * 100) if len(rel) else float("nan"),
                     "p_value": p})
     return out
 

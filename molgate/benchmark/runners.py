@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from molgate.benchmark.plan import BenchmarkConfig, Job
+from molgate.benchmark.plan import STRONG_ALIGNMENT, BenchmarkConfig, Job
 from molgate.data.splits import Split, write_chemprop_splits
 from molgate.data.table import MoleculeTable
 from molgate.errors import MolgateError
@@ -47,12 +47,10 @@ def molgate_method(name: str, gate: GateConfig) -> tuple[str, GateConfig, str | 
         return "gate", replace(gate, weights=off), None
     if name == "gate-fast":
         return "gate", replace(gate, perturb_molecules=16, weights=replace(gate.weights, map_sources=3)), None
-    if name == "gate-separate-strong":  # the setting where the alignment beats its ablation (README)
-        strong = replace(gate.weights, form="raw", alpha=1.0, beta=30.0, gamma=1.0, delta=10000.0)
-        return "gate", replace(gate, sharing="separate", weights=strong), None
+    if name == "gate-separate-strong":
+        return "gate", replace(gate, sharing="separate", weights=replace(gate.weights, **STRONG_ALIGNMENT)), None
     if name == "gate-separate-noalign":
-        off = replace(gate.weights, use_auto=False, use_cons=False, use_map=False, use_dis=False)
-        return "gate", replace(gate, sharing="separate", weights=off), None
+        return molgate_method("gate-noalign", replace(gate, sharing="separate"))
     if name in ("gate-trunk", "gate-separate"):
         return "gate", replace(gate, sharing=name.split("-")[1]), None
     return name, gate, None

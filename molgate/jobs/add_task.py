@@ -78,7 +78,8 @@ def alignment_weights(base: GateLossWeights, alignment: dict | None) -> GateLoss
     if unknown:
         raise InputError(f"alignment: unknown setting(s) {', '.join(unknown)}; choose from {', '.join(ALIGNMENT_KEYS)}")
     for key in ALIGNMENT_KEYS[:4]:
-        if key in alignment and not (isinstance(alignment[key], (int, float)) and alignment[key] >= 0):
+        value = alignment.get(key, 0.0)
+        if isinstance(value, bool) or not (isinstance(value, (int, float)) and value >= 0):
             raise InputError(f"alignment: {key} must be a number >= 0, not {alignment[key]!r}")
     try:
         return replace(base, **alignment)
