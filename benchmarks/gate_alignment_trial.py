@@ -73,6 +73,9 @@ VARIANTS: dict[str, tuple] = {
                              dict(form="raw", gamma=1.0, use_auto=False, use_cons=False, use_dis=False)),
     "separate-raw-strong-nomap": ("gate", "per-task", dict(sharing="separate"),
                                   dict(STRONG_ALIGNMENT, use_map=False)),
+    # the strong terms without the distance term: no perturbed passes, so about noalign's cost
+    "separate-raw-strong-nodis": ("gate", "per-task", dict(sharing="separate"),
+                                  dict(STRONG_ALIGNMENT, use_dis=False)),
     "trunk-raw-strong": ("gate", "per-task", dict(sharing="trunk"),
                          STRONG_ALIGNMENT),
     "separate-strong-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100),
@@ -120,7 +123,9 @@ def run_variant(name: str, seed: int, epochs: int, cap: int) -> dict:
 PAIRED = [("separate-raw-strong", "separate-noalign"), ("separate-raw-strong", "mtl"),
           ("separate-raw-strong", "mtl-balanced"), ("separate-noalign", "mtl"),
           ("separate-noalign", "mtl-balanced"), ("separate-raw-maponly", "separate-noalign"),
-          ("separate-raw-strong-nomap", "separate-noalign"), ("separate-raw-strong", "separate-raw-maponly")]
+          ("separate-raw-strong-nomap", "separate-noalign"), ("separate-raw-strong", "separate-raw-maponly"),
+          ("separate-raw-strong-nodis", "separate-noalign"), ("separate-raw-strong-nodis", "mtl-balanced"),
+          ("separate-raw-strong", "separate-raw-strong-nodis")]
 
 
 def paired_lines(rows: list[dict], epochs: int = 8, cap: int = 500) -> list[str]:
