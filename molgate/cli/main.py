@@ -61,7 +61,11 @@ def _add_gate_options(p: argparse.ArgumentParser) -> None:
     g.add_argument("--perturb-scale", type=non_negative_float, default=0.05, help="sigma of the perturbations")
     g.add_argument("--perturb-count", type=positive_int, default=4, help="perturbations per molecule (M)")
     g.add_argument("--perturb-molecules", type=positive_int, default=None,
-                   help="[ours] perturb only this many molecules of each batch (trunk; default: all)")
+                   help="[ours] perturb only this many molecules of each batch (trunk, or separate "
+                        "with --perturb-at molecule; default: all)")
+    g.add_argument("--perturb-at", choices=["input", "molecule"], default="input",
+                   help="separate: perturb the shared h0 (M more message passings per task) or [ours] "
+                        "each task's molecule vector (M more encoder-MLP passes only)")
     g.add_argument("--pair-reduction", choices=["target_mean", "sum", "pair_mean"],
                    default="target_mean", help="how pair terms are normalised over task pairs")
     g.add_argument("--alignment-form", choices=["scale_free", "raw"], default="scale_free",
@@ -102,7 +106,8 @@ def _gate_config(a: argparse.Namespace):
                               not a.no_map, not a.no_dis, a.pair_reduction, a.alignment_form,
                               a.distance_form, map_sources=a.map_sources)
     return api.GateConfig(a.sharing, a.latent_size, a.lf_size, a.encoder_layers, a.transfer_layers,
-                      a.perturb_scale, a.perturb_count, weights, a.task_hidden_size, a.perturb_molecules)
+                          a.perturb_scale, a.perturb_count, weights, a.task_hidden_size, a.perturb_molecules,
+                          a.perturb_at)
 
 
 def _model_params(a: argparse.Namespace) -> dict:

@@ -24,8 +24,8 @@ from molgate.methods.extended_gate import ExtendedGATEModel, extend, gate_parts
 from molgate.methods.gate import GATEModel
 from molgate.methods.gate_losses import GateLossWeights
 from molgate.methods.source_weights import SOURCE_WEIGHTS, source_ratios
-from molgate.methods.task_addition import (PERTURBATIONS, FrozenContext, TaskAdditionModel, frozen_context,
-                                          new_task_part)
+from molgate.methods.task_addition import (MOLECULE_PERTURBATIONS_UNSUPPORTED, PERTURBATIONS, FrozenContext,
+                                          TaskAdditionModel, frozen_context, new_task_part)
 from molgate.outputs import staged_model_dir
 from molgate.screen.domain import training_smiles
 from molgate.train.checkpoint import load_model, read_config, save_model, trained_on_largest_fragment
@@ -99,6 +99,8 @@ def prepare_addition(frozen: GATEModel | ExtendedGATEModel, train_graphs, y_trai
     standardised datasets (only the training set carries the context). ``alignment``: see
     :func:`alignment_weights`."""
     base = gate_parts(frozen)[0].gate
+    if any(p.gate.perturb_at != "input" for p in gate_parts(frozen)):
+        raise InputError(MOLECULE_PERTURBATIONS_UNSUPPORTED)
     gate = replace(base, perturb_molecules=perturb_molecules if base.sharing == "trunk" else None,
                    weights=alignment_weights(base.weights, alignment))
     new = new_task_part(frozen, gate, init_encoder)  # caching draws no random number

@@ -23,8 +23,14 @@ Encoder sharing (spec section 4, **[ours]**):
 
 Perturbations (spec section 3, **[ours]**): ``M`` copies ``e + eps``, ``eps ~ N(0, (sigma *
 std_batch(e))^2)`` of the shared embedding ``e`` (batch std detached), the same for every task;
-with ``perturb_molecules = P`` (trunk) only of the batch's first P molecules, the std still over
-the whole batch. The latents travel as one block of rows ``[K, B + M P, d]``
+with ``perturb_molecules = P`` only of the batch's first P molecules, the std still over
+the whole batch.
+
+``perturb_at = "molecule"`` (separate, **[ours]**, a cheaper distance term): instead of ``h0``,
+each task's molecule vector ``h_k`` (its D-MPNN's output) is perturbed, ``h_k + xi *
+sigma * std_batch(h_k)``, with the *same* standard-normal draws ``xi`` for every task. The M copies
+then pass through the per-task encoder MLPs only, not through M more message passings: the
+distance term compares the local geometry of ``Transfer_k o Encoder_k`` around each molecule. The latents travel as one block of rows ``[K, B + M P, d]``
 (:func:`~molgate.nn.gate_modules.perturbed_rows`), so Transfer runs once on all of them.
 """
 
@@ -47,6 +53,7 @@ from molgate.nn.message_passing.batched import BatchedBondMessagePassing
 from molgate.nn.mlp import BatchedMLP
 
 SHARING = ("separate", "trunk")
+PERTURB_AT = ("input", "molecule")
 
 
 @dataclass
@@ -63,6 +70,7 @@ class GateConfig:
     weights: GateLossWeights = field(default_factory=GateLossWeights)
     task_hidden_size: int | None = None  # separate: each task's D-MPNN width (None: hidden_size)
     perturb_molecules: int | None = None  # P: perturb only a batch's first P molecules (None: all)
+    perturb_at: str = "input"  # separate: "input" (h0, M more message passings) or "molecule" (h_k)
 
     def __post_init__(self):
         if self.sharing not in SHARING:
@@ -76,16 +84,23 @@ class GateConfig:
             if self.perturb_molecules < 1:
                 raise ValueError(f"perturb_molecules must be at least 1 (None: every molecule), "
                                  f"got {self.perturb_molecules}")
-            if self.sharing != "trunk":
-                raise ValueError("perturb_molecules needs trunk sharing: separate encoders perturb "
-                                 "per-bond states, not molecules")
+            if self.sharing != "trunk" and self.perturb_at != "molecule":
+                raise ValueError("perturb_molecules needs trunk sharing or perturb_at='molecule': separate "
+                                 "encoders otherwise perturb per-bond states, not molecules")
+        if self.perturb_at not in PERTURB_AT:
+            raise ValueError(f"perturb_at must be one of {PERTURB_AT}, got {self.perturb_at!r}")
+        if self.perturb_at == "molecule" and self.sharing != "separate":
+            raise ValueError("perturb_at='molecule' is for separate sharing: trunk sharing already "
+                             "perturbs the molecule vector")
 
     def to_dict(self) -> dict:
-        """The settings; ``perturb_molecules`` only when set, so the config (and the fingerprint) of a
-        model saved before that field existed is unchanged."""
+        """The settings; ``perturb_molecules`` and ``perturb_at`` only when set, so the config (and
+        the fingerprint) of a model saved before those fields existed is unchanged."""
         d = asdict(self)
         if d["perturb_molecules"] is None:
             del d["perturb_molecules"]
+        if d["perturb_at"] == "input":
+            del d["perturb_at"]
         return d
 
 
@@ -142,8 +157,23 @@ class GATEModel(PropertyModel):
 
     def perturbed_part(self, e: Tensor) -> Tensor:
         """The rows of the shared embedding that get perturbed copies: the first P molecules'."""
-        p = self.gate.perturb_molecules  # set only with trunk sharing (GateConfig)
+        p = self.gate.perturb_molecules  # set only with trunk sharing or perturb_at molecule (GateConfig)
         return e if p is None else e[:p]
+
+    @property
+    def perturbs_molecules(self) -> bool:
+        """Separate encoders perturbing each task's molecule vector (``perturb_at = "molecule"``)."""
+        return self.gate.perturb_at == "molecule"
+
+    def draw_noise(self, bmg: BatchMolGraph, e: Tensor, count: int) -> Tensor | None:
+        """This step's standard-normal draws for :meth:`latent_rows`: ``[M, P, d_h]`` for the
+        first P molecules, or (separate, ``perturb_at = "input"``) ``[M, n_bonds, d_h]`` for h0."""
+        if not count:
+            return None
+        if self.perturbs_molecules:
+            b = len(bmg) if self.gate.perturb_molecules is None else min(len(bmg), self.gate.perturb_molecules)
+            return torch.randn(count, b, self.message_passing.d_h, device=e.device, dtype=e.dtype)
+        return self.perturbation_noise(self.perturbed_part(e), count)
 
     def latent_rows(self, bmg: BatchMolGraph, e: Tensor, noise: Tensor | None) -> tuple[Tensor, int]:
         """``(z [K, B + M P, d_z], B)``: the latents of the B molecules, then of the perturbed
@@ -156,6 +186,13 @@ class GATEModel(PropertyModel):
         if self.gate.sharing == "trunk" and e.dim() == 2:
             offsets = None if noise is None else self.perturbation_offsets(e, noise)
             return perturbed_rows(self.encoder_mlp, e, offsets), e.shape[0]
+        if self.perturbs_molecules and noise is not None:
+            h = self.message_passing.encode(bmg, e)  # [K, B, d_h]
+            # the same draws for every task, scaled by each task's detached batch spread
+            scale = self.gate.perturb_scale * h.detach().std(dim=1, correction=0, keepdim=True)
+            h_pert = h[:, :noise.shape[1]].unsqueeze(1) + noise.unsqueeze(0) * scale.unsqueeze(1)
+            z, z_pert = self.encoder_mlp(h), self.encoder_mlp(h_pert)  # [K, B, d_z], [K, M, P, d_z]
+            return torch.cat([z, z_pert.flatten(1, 2)], dim=1), h.shape[1]
         stacked = e.unsqueeze(0) if noise is None else torch.cat([e.unsqueeze(0), self.perturb(e, noise)])
         z = self.encode(bmg, stacked)  # [K, 1 + M, B, d_z]
         return z.reshape(z.shape[0], -1, z.shape[-1]), z.shape[2]
@@ -200,7 +237,7 @@ class GATEModel(PropertyModel):
         active = weights.active()
         e = self.shared_embedding(batch.bmg)
         m = self.gate.perturb_count if weights.needs_perturbations else 0
-        noise = self.perturbation_noise(self.perturbed_part(e), m)
+        noise = self.draw_noise(batch.bmg, e, m)
         z_rows, b = self.latent_rows(batch.bmg, e, noise)  # [K, B + M P, d_z]
         z = z_rows[:, :b]
         needs_lf = bool({"auto", "cons", "map", "dis"} & set(active))

@@ -63,6 +63,8 @@ from molgate.nn.gate_modules import split_rows
 
 PERTURBATIONS = ("bank", "per_step")
 CONTEXT_KINDS = ("trunk", "lf", "bank", "bank-noise")
+MOLECULE_PERTURBATIONS_UNSUPPORTED = ("task addition perturbs the shared input: a model trained with "
+                                      "perturb_at='molecule' cannot take a new task yet")
 _EPS = 1e-12  # all-zero ratios towards the new task keep the consistency centre finite
 
 
@@ -245,6 +247,8 @@ class TaskAdditionModel(PropertyModel):
             raise ValueError("map_sources must be at least 1 (None: every frozen source)")
         if not train_trunk and new.gate.sharing != "trunk":
             raise ValueError("train_trunk=False freezes the new part's trunk: it needs trunk sharing")
+        if any(p.gate.perturb_at != "input" for p in (*gate_parts(frozen), new)):
+            raise ValueError(MOLECULE_PERTURBATIONS_UNSUPPORTED)
         self.context_kind, self.map_sources, self.diagnostics = context_kind, map_sources, diagnostics
         self.train_trunk = train_trunk
         self.frozen = frozen.requires_grad_(False).eval()
@@ -393,6 +397,6 @@ class TaskAdditionModel(PropertyModel):
         return self.new.parameter_groups() if self.diagnostics else {}
 
 
-__all__ = ["CONTEXT_KINDS", "PERTURBATIONS", "FrozenContext", "TaskAdditionModel", "bank_applies",
+__all__ = ["CONTEXT_KINDS", "MOLECULE_PERTURBATIONS_UNSUPPORTED", "PERTURBATIONS", "FrozenContext", "TaskAdditionModel", "bank_applies",
            "cached_bank", "cached_embeddings", "cached_lf_points", "frozen_bank_views", "frozen_context",
            "frozen_scales", "new_task_part", "perturbation_bank"]
