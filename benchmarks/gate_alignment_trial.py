@@ -76,6 +76,11 @@ VARIANTS: dict[str, tuple] = {
     # the strong terms without the distance term: no perturbed passes, so about noalign's cost
     "separate-raw-strong-nodis": ("gate", "per-task", dict(sharing="separate"),
                                   dict(STRONG_ALIGNMENT, use_dis=False)),
+    # the strong terms with the distance term on each task's perturbed molecule vector (no extra
+    # message passing); delta 3500 gives it the input site's gradient at delta 10000 at
+    # initialisation (gate_perturb_at_scale.py)
+    "separate-raw-strong-molpert": ("gate", "per-task", dict(sharing="separate", perturb_at="molecule"),
+                                    dict(STRONG_ALIGNMENT, delta=3500.0)),
     "trunk-raw-strong": ("gate", "per-task", dict(sharing="trunk"),
                          STRONG_ALIGNMENT),
     "separate-strong-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100),
@@ -125,7 +130,9 @@ PAIRED = [("separate-raw-strong", "separate-noalign"), ("separate-raw-strong", "
           ("separate-noalign", "mtl-balanced"), ("separate-raw-maponly", "separate-noalign"),
           ("separate-raw-strong-nomap", "separate-noalign"), ("separate-raw-strong", "separate-raw-maponly"),
           ("separate-raw-strong-nodis", "separate-noalign"), ("separate-raw-strong-nodis", "mtl-balanced"),
-          ("separate-raw-strong", "separate-raw-strong-nodis")]
+          ("separate-raw-strong", "separate-raw-strong-nodis"),
+          ("separate-raw-strong-molpert", "separate-noalign"), ("separate-raw-strong-molpert", "mtl-balanced"),
+          ("separate-raw-strong", "separate-raw-strong-molpert")]
 
 
 def paired_lines(rows: list[dict], epochs: int = 8, cap: int = 500) -> list[str]:
