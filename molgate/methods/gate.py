@@ -182,12 +182,17 @@ class GATEModel(PropertyModel):
 
         Trunk: ``Encoder_k(e + o_i)`` with the first layer split as ``W e + W o_i``
         (:func:`~molgate.nn.gate_modules.perturbed_rows`), the same function as
-        ``encode(bmg, cat([e, perturb(e, noise)]))`` with a cheaper backward pass into the trunk."""
+        ``encode(bmg, cat([e, perturb(e, noise)]))`` with a cheaper backward pass into the trunk.
+        Separate without perturbed ``h0`` (no noise, or ``perturb_at = "molecule"``): ``e`` is not
+        read; the D-MPNNs compute ``h0`` once per environment themselves."""
         if self.gate.sharing == "trunk" and e.dim() == 2:
             offsets = None if noise is None else self.perturbation_offsets(e, noise)
             return perturbed_rows(self.encoder_mlp, e, offsets), e.shape[0]
-        if self.perturbs_molecules and noise is not None:
-            h = self.message_passing.encode(bmg, e)  # [K, B, d_h]
+        if self.gate.sharing == "separate" and (noise is None or self.perturbs_molecules):
+            # nothing perturbed per bond: the D-MPNNs compute h0 themselves, once per environment
+            h = self.message_passing.encode(bmg)  # [K, B, d_h]
+            if noise is None:
+                return self.encoder_mlp(h), h.shape[1]
             # the same draws for every task, scaled by each task's detached batch spread
             scale = self.gate.perturb_scale * h.detach().std(dim=1, correction=0, keepdim=True)
             h_pert = h[:, :noise.shape[1]].unsqueeze(1) + noise.unsqueeze(0) * scale.unsqueeze(1)
@@ -214,6 +219,8 @@ class GATEModel(PropertyModel):
 
     def latents(self, bmg: BatchMolGraph) -> Tensor:
         """``z [K, B, d_z]``; ``self.transfer(z)`` gives the LF points ``u``."""
+        if self.gate.sharing == "separate":  # h0 computed inside, once per environment
+            return self.encoder_mlp(self.message_passing.encode(bmg))
         return self.encode(bmg, self.shared_embedding(bmg))
 
     def lf_points(self, bmg: BatchMolGraph) -> tuple[Tensor, Tensor]:

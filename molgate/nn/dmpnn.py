@@ -13,8 +13,6 @@ own forward instead, to compare the two.
 
 from __future__ import annotations
 
-import os
-
 from chemprop.data.collate import BatchMolGraph
 from chemprop.nn.agg import MeanAggregation, NormAggregation, SumAggregation
 from chemprop.nn.message_passing import BondMessagePassing
@@ -24,16 +22,10 @@ from torch import Tensor, nn
 from molgate.nn.message_passing.deduplicated import bond_message_passing_deduplicated
 from molgate.nn.message_passing.inference import supports_fast_inference
 from molgate.nn.message_passing.sums import aggregate
-from molgate.nn.message_passing.training import bond_message_passing_training, supports_deduplicated_training
+from molgate.nn.message_passing.training import (DEDUP_TRAINING_ENV, bond_message_passing_training,
+                                                 deduplicated_training_enabled, supports_deduplicated_training)
 
 AGGREGATIONS = {"mean": MeanAggregation, "sum": SumAggregation, "norm": NormAggregation}
-DEDUP_TRAINING_ENV = "MOLGATE_DEDUP_TRAINING"
-
-
-def deduplicated_training_enabled() -> bool:
-    """The process-wide switch: on unless ``MOLGATE_DEDUP_TRAINING=0`` (read at every call, so a
-    test or a benchmark can flip it between runs)."""
-    return os.environ.get(DEDUP_TRAINING_ENV, "1") != "0"
 
 
 class MoleculeEncoder(nn.Module):

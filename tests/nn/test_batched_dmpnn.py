@@ -96,3 +96,48 @@ def test_mean_aggregate_matches_chemprop_with_leading_dims():
     for i in range(2):
         for j in range(3):
             torch.testing.assert_close(out[i, j], MeanAggregation()(H[i, j], batch))
+
+
+# suite-like and odd molecules: single atoms, ions, zwitterions, stereo, bridged rings, salts
+ODD = ["CCO", "CCCCO", "c1ccccc1O", "C", "[He]", "[Na+].[Cl-]", "CC(=O)[O-].[Na+]", "C[N+](C)(C)C",
+       "O=[N+]([O-])c1ccccc1", "F/C=C/F", "F/C=C\\F", "C[C@H](N)C(=O)O", "C[C@@H](N)C(=O)O", "C1CC2CCC1C2",
+       "c1ccncc1.Cl", "O", "CCO"]
+
+
+def _grads(out, params):
+    w = torch.linspace(-1, 2, out.numel()).reshape(out.shape)  # no gradient can cancel by symmetry
+    grads = torch.autograd.grad((out * w).sum() + out.square().mean(), params, allow_unused=True)
+    return [torch.zeros_like(p) if g is None else g for p, g in zip(params, grads)]
+
+
+@pytest.mark.parametrize("shared_input,depth,bias", [(True, 3, False), (True, 1, True), (True, 5, True),
+                                                     (False, 2, False), (False, 3, True)])
+def test_deduplicated_forward_and_gradients_equal_the_plain_forward(featurizer, shared_input, depth, bias):
+    bmg = BatchMolGraph([featurizer(Chem.MolFromSmiles(s)) for s in ODD * 2])
+    torch.manual_seed(depth)
+    batched = BatchedBondMessagePassing(3, featurizer.atom_fdim, featurizer.bond_fdim, 24, depth,
+                                        bias=bias, shared_input=shared_input).train()
+    params = list(batched.parameters())
+    assert batched._plan(bmg) is not None  # the deduplicated path is the one under test
+    got = batched.encode(bmg)
+    batched.deduplicate_training = False
+    assert batched._plan(bmg) is None
+    expected = batched.encode(bmg)
+    torch.testing.assert_close(got, expected, atol=1e-5, rtol=1e-5)
+    for g, e in zip(_grads(got, params), _grads(expected, params)):
+        torch.testing.assert_close(g, e, atol=1e-5, rtol=1e-4)
+
+
+def test_deduplication_steps_aside_for_dropout_and_each_odd_molecule_alone_matches(featurizer, monkeypatch):
+    torch.manual_seed(0)
+    batched = BatchedBondMessagePassing(2, featurizer.atom_fdim, featurizer.bond_fdim, 16, bias=True,
+                                        shared_input=True)
+    for smiles in ["[He]", "C", "[Na+].[Cl-]", "F/C=C/F", "C1CC1"]:
+        one = BatchMolGraph([featurizer(Chem.MolFromSmiles(smiles))])
+        got = batched.encode(one)
+        torch.testing.assert_close(got, batched.encode(one, batched.initial(one)), atol=1e-6, rtol=1e-5, msg=smiles)
+    monkeypatch.setenv("MOLGATE_DEDUP_TRAINING", "0")
+    assert batched._plan(one) is None
+    monkeypatch.delenv("MOLGATE_DEDUP_TRAINING")
+    noisy = BatchedBondMessagePassing(2, featurizer.atom_fdim, featurizer.bond_fdim, 16, dropout=0.1).train()
+    assert noisy._plan(one) is None and noisy.eval()._plan(one) is not None

@@ -26,6 +26,13 @@ layer, :meth:`BatchedBondMessagePassing.initial` returns the shared ``h0`` and
 :meth:`BatchedBondMessagePassing.forward` accepts an already-computed (e.g. perturbed) ``h0``
 with any number of leading sample dimensions, so the clean input and M perturbations run through
 all K encoders in one call.
+
+Why once per environment: without a given ``h0`` (nothing perturbed per bond) and without active
+dropout, every row depends only on its bond's or atom's environment, so the K encoders run on one
+row per distinct environment of one :class:`~molgate.nn.message_passing.training.TrainingPlan`
+(the labelling is weight-free, so all K share it) and the atom rows are gathered back: the same
+function, forward and backward (see :mod:`~molgate.nn.message_passing.training`).
+``deduplicate_training = False`` or ``MOLGATE_DEDUP_TRAINING=0`` switches it off.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ from chemprop.nn.utils import get_activation_function
 from torch import Tensor, nn
 
 from molgate.nn.message_passing.sums import MEAN, aggregate, sum_into_atoms
+from molgate.nn.message_passing.training import TrainingPlan, deduplicated_training_enabled, training_plan
 from molgate.nn.mlp import init_stacked_linear_
 
 __all__ = ["BatchedBondMessagePassing"]
@@ -188,9 +196,13 @@ class BatchedBondMessagePassing(nn.Module):
             batched.W_o_bias.copy_(torch.stack([mp.W_o.bias for mp in encoders]))
         return batched
 
+    deduplicate_training: bool | None = None  # None: the environment variable decides
+
     def initial(self, bmg: BatchMolGraph) -> Tensor:
         """``h0 = W_i(x_src || e)``: ``[n_edges, d_h]`` if ``shared_input`` else ``[K, n_edges, d_h]``."""
-        x = torch.cat([bmg.V[bmg.edge_index[0]], bmg.E], dim=1)
+        return self._project(torch.cat([bmg.V[bmg.edge_index[0]], bmg.E], dim=1))
+
+    def _project(self, x: Tensor) -> Tensor:
         if self.shared_input:
             return self.W_i(x)
         h0 = torch.einsum("ei,khi->keh", x, self.W_i_weight)
@@ -205,6 +217,9 @@ class BatchedBondMessagePassing(nn.Module):
         Returns ``[K, *S, n_atoms, d_h]``.
         """
         if h0 is None:
+            plan = self._plan(bmg)
+            if plan is not None:
+                return self._forward_deduplicated(bmg, plan)
             h0 = self.initial(bmg)
         if self.shared_input:
             h0 = h0.unsqueeze(0)  # [1, *S, E, d_h]: one input for all K encoders, never copied K times
@@ -230,6 +245,27 @@ class BatchedBondMessagePassing(nn.Module):
         else:
             H_atoms = _stacked_affine(M_atoms, self.W_o_weight[:, :, self.d_v :], self.W_o_bias) + from_atoms
         return self.dropout(self.tau(H_atoms))
+
+    def _plan(self, bmg: BatchMolGraph) -> TrainingPlan | None:
+        """The environment labelling when the deduplicated forward applies, else None."""
+        on = deduplicated_training_enabled() if self.deduplicate_training is None else self.deduplicate_training
+        if not on or (self.training and self.dropout.p > 0) or bmg.V.requires_grad or bmg.E.requires_grad:
+            return None  # dropout is per bond; a feature row's own gradient is not per label
+        return training_plan(bmg, self.depth)
+
+    def _forward_deduplicated(self, bmg: BatchMolGraph, plan: TrainingPlan) -> Tensor:
+        """:meth:`forward` without ``h0``, one row per distinct environment, ``[K, n_atoms, d_h]``."""
+        V = bmg.V
+        h0 = self._project(torch.cat([V.index_select(0, plan.src0), bmg.E.index_select(0, plan.bond0)], dim=1))
+        h0 = h0.unsqueeze(0) if self.shared_input else h0  # [1 or K, L_0, d_h]
+        H = self.tau(h0)
+        for h0_index, sums in zip(plan.h0_index, plan.messages):
+            H = self.dropout(self.tau(_stacked_affine(sums(H), self.W_h_weight, self.W_h_bias,
+                                                      add=h0.index_select(-2, h0_index))))
+        from_atoms = torch.einsum("ni,khi->knh", V.index_select(0, plan.atom_rep), self.W_o_weight[:, :, : self.d_v])
+        H_atoms = _stacked_affine(plan.atom_messages(H), self.W_o_weight[:, :, self.d_v :], self.W_o_bias,
+                                  add=from_atoms)
+        return self.dropout(self.tau(H_atoms)).index_select(-2, plan.atom_labels)
 
     def encode(self, bmg: BatchMolGraph, h0: Tensor | None = None) -> Tensor:
         """Molecule vectors ``[K, *S, n_mols, d_h]``: :meth:`forward` then the mean over atoms."""

@@ -39,6 +39,7 @@ gradients (see :func:`bond_message_passing_training`). The index plan is weight-
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 import torch
@@ -49,6 +50,15 @@ from torch.nn import functional as F
 
 from molgate.nn.message_passing.environments import environments, first_members
 from molgate.nn.message_passing.inference import supports_fast_inference
+
+
+DEDUP_TRAINING_ENV = "MOLGATE_DEDUP_TRAINING"
+
+
+def deduplicated_training_enabled() -> bool:
+    """The process-wide switch: on unless ``MOLGATE_DEDUP_TRAINING=0`` (read at every call, so a
+    test or a benchmark can flip it between runs)."""
+    return os.environ.get(DEDUP_TRAINING_ENV, "1") != "0"
 
 
 def supports_deduplicated_training(mp: nn.Module) -> bool:
@@ -65,9 +75,10 @@ class Sums:
     n_rows: int
 
     def __call__(self, H: Tensor, base: Tensor | None = None) -> Tensor:
-        """The sums, added to ``base [n_rows, d]`` if given (one kernel fewer than adding after)."""
-        base = H.new_zeros(self.n_rows, H.shape[-1]) if base is None else base
-        return base.index_add(0, self.rows, H.index_select(0, self.cols))
+        """The sums, added to ``base [n_rows, d]`` if given (one kernel fewer than adding after).
+        ``H [*K, n, d]`` with a leading encoder axis sums each encoder's rows."""
+        base = H.new_zeros(*H.shape[:-2], self.n_rows, H.shape[-1]) if base is None else base
+        return base.index_add(-2, self.rows, H.index_select(-2, self.cols))
 
 
 @dataclass
