@@ -8,6 +8,8 @@ of every term's value and share, and the test RMSE.
 
     cd benchmarks && ../.venv/bin/python task_addition.py --seeds 0      # the pre-trained model
     cd benchmarks && ../.venv/bin/python task_addition_diagnostics.py
+    cd benchmarks && ../.venv/bin/python task_addition_diagnostics.py --alignment strong --trunks trained \
+        --name diagnostics_strong
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pandas as pd
 from common import RESULTS, WORK, machine
 
 from molgate import api
+from molgate.benchmark.plan import STRONG_ALIGNMENT
 from molgate.train.checkpoint import read_config
 
 PRETRAINED = WORK / "task_addition_v2" / "large5" / "seed{seed}" / "large5" / "pretrained-gate"
@@ -33,20 +36,24 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--name", default="diagnostics", help="results/task_addition_v2/<name>.json")
+    p.add_argument("--alignment", choices=["default", "strong"], default="default",
+                   help="strong: the alignment trial's raw weights (benchmark method add-task-strong)")
+    p.add_argument("--trunks", nargs="+", choices=["trained", "frozen"], default=["trained", "frozen"])
     a = p.parse_args()
+    alignment = STRONG_ALIGNMENT if a.alignment == "strong" else None
     pretrained = str(PRETRAINED).format(seed=a.seed)
     split_file = RESULTS / "reference10_v2" / "splits" / f"scaffold_seed{a.seed}.json"
     rows = []
     for task in a.tasks:
-        for train_trunk in (True, False):
-            out = WORK / "task_addition_diagnostics" / f"{task}_{'trained' if train_trunk else 'frozen'}_trunk"
+        for train_trunk in [t == "trained" for t in a.trunks]:
+            out = WORK / "task_addition_diagnostics" / f"{task}_{'trained' if train_trunk else 'frozen'}_trunk_{a.alignment}"
             api.add_task(pretrained, DATA / f"{task}.csv", task, out, split_file=split_file, seed=a.seed,
                          epochs=a.epochs, patience=6, progress=False, diagnostics=True,
-                         train_trunk=train_trunk, overwrite=True)
+                         train_trunk=train_trunk, overwrite=True, alignment=alignment)
             metrics = pd.read_csv(next(out.rglob("metrics.csv")))
             cols = [c for c in metrics.columns if c.startswith("diag_") and c.endswith(("_value", "_share"))]
             rmse = api.evaluate(out, plots=False)[task]["rmse"]
-            row = {"task": task, "train_trunk": train_trunk, "test_rmse": rmse,
+            row = {"task": task, "train_trunk": train_trunk, "alignment": a.alignment, "test_rmse": rmse,
                    "epochs": int(read_config(out)["added_tasks"][-1]["fit"]["epochs_run"]),
                    **{c.removeprefix("diag_"): float(metrics[c].mean()) for c in cols}}
             rows.append(row)
