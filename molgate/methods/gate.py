@@ -30,7 +30,9 @@ the whole batch.
 each task's molecule vector ``h_k`` (its D-MPNN's output) is perturbed, ``h_k + xi *
 sigma * std_batch(h_k)``, with the *same* standard-normal draws ``xi`` for every task. The M copies
 then pass through the per-task encoder MLPs only, not through M more message passings: the
-distance term compares the local geometry of ``Transfer_k o Encoder_k`` around each molecule. The latents travel as one block of rows ``[K, B + M P, d]``
+distance term compares the local geometry of ``Transfer_k o Encoder_k`` around each molecule.
+
+The latents travel as one block of rows ``[K, B + M P, d]``
 (:func:`~molgate.nn.gate_modules.perturbed_rows`), so Transfer runs once on all of them.
 """
 
