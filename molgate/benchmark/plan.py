@@ -20,9 +20,13 @@ from molgate.methods import GateConfig
 #: ``gate-fast`` is GATE with the cheap estimates of its pair terms (16 perturbed molecules per batch,
 #: 3 mapping sources per target and step; [ours]). ``gate-separate-strong`` is separate encoders with
 #: strong raw alignment (alpha = gamma = 1, beta = 30, delta = 1e4), and ``gate-separate-noalign``
-#: the same model with every alignment term off: its exact ablation.
+#: the same model with every alignment term off: its exact ablation. ``gate-separate-nodis`` is the
+#: strong terms without the distance term (no perturbed passes), ``gate-separate-molpert`` the strong
+#: terms with the distance term on each task's perturbed molecule vector (``perturb_at="molecule"``,
+#: delta 3500; [ours]): the two cheap forms that kept the strong form's gain in the alignment trial.
 MOLGATE_METHODS = ("stl", "mtl", "mtl-balanced", "gate", "gate-noalign", "gate-trunk", "gate-separate", "gate-fast",
-                   "gate-separate-strong", "gate-separate-noalign")
+                   "gate-separate-strong", "gate-separate-noalign", "gate-separate-nodis",
+                   "gate-separate-molpert")
 #: the strong raw alignment under which separate encoders beat their ablation (README, GATE section)
 STRONG_ALIGNMENT = dict(form="raw", alpha=1.0, beta=30.0, gamma=1.0, delta=10000.0)
 CHEMPROP_METHODS = ("chemprop-stl", "chemprop-mtl")

@@ -49,6 +49,12 @@ def molgate_method(name: str, gate: GateConfig) -> tuple[str, GateConfig, str | 
         return "gate", replace(gate, perturb_molecules=16, weights=replace(gate.weights, map_sources=3)), None
     if name == "gate-separate-strong":
         return "gate", replace(gate, sharing="separate", weights=replace(gate.weights, **STRONG_ALIGNMENT)), None
+    if name == "gate-separate-nodis":
+        strong = replace(gate.weights, **STRONG_ALIGNMENT, use_dis=False)
+        return "gate", replace(gate, sharing="separate", weights=strong), None
+    if name == "gate-separate-molpert":
+        strong = replace(gate.weights, **dict(STRONG_ALIGNMENT, delta=3500.0))
+        return "gate", replace(gate, sharing="separate", perturb_at="molecule", weights=strong), None
     if name == "gate-separate-noalign":
         return molgate_method("gate-noalign", replace(gate, sharing="separate"))
     if name in ("gate-trunk", "gate-separate"):

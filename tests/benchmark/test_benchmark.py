@@ -146,6 +146,12 @@ def test_ablation_methods_and_their_report_lines():
     assert (w.alpha, w.beta, w.gamma, w.delta) == (1.0, 30.0, 1.0, 10000.0) and len(w.active()) == 4
     _, strong_off, _ = molgate_method("gate-separate-noalign", gate)
     assert strong_off.sharing == "separate" and strong_off.weights.active() == {}
+    _, nodis, _ = molgate_method("gate-separate-nodis", gate)
+    assert nodis.sharing == "separate" and nodis.perturb_at == "input" and nodis.weights.form == "raw"
+    assert set(nodis.weights.active()) == {"auto", "cons", "map"} and nodis.weights.beta == 30.0
+    _, molpert, _ = molgate_method("gate-separate-molpert", gate)
+    assert (molpert.sharing, molpert.perturb_at, molpert.weights.delta) == ("separate", "molecule", 3500.0)
+    assert molpert.weights.active() == dict(w.active(), dis=3500.0)
 
     results = []
     for seed in range(5):
