@@ -83,6 +83,12 @@ VARIANTS: dict[str, tuple] = {
                                     dict(STRONG_ALIGNMENT, delta=3500.0)),
     "trunk-raw-strong": ("gate", "per-task", dict(sharing="trunk"),
                          STRONG_ALIGNMENT),
+    # the cheap encoders with the strong terms that work on separate ones (distance term off):
+    # does the alignment's gain survive a shared trunk, or narrow per-task D-MPNNs (width 100)?
+    "trunk-raw-strong-nodis": ("gate", "per-task", dict(sharing="trunk"),
+                               dict(STRONG_ALIGNMENT, use_dis=False)),
+    "separate-h100-raw-strong-nodis": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100),
+                                       dict(STRONG_ALIGNMENT, use_dis=False)),
     "separate-strong-h100": ("gate", "per-task", dict(sharing="separate", task_hidden_size=100),
                              dict(distance_form="batch", beta=3.0, delta=3.0)),
 }
@@ -132,7 +138,11 @@ PAIRED = [("separate-raw-strong", "separate-noalign"), ("separate-raw-strong", "
           ("separate-raw-strong-nodis", "separate-noalign"), ("separate-raw-strong-nodis", "mtl-balanced"),
           ("separate-raw-strong", "separate-raw-strong-nodis"),
           ("separate-raw-strong-molpert", "separate-noalign"), ("separate-raw-strong-molpert", "mtl-balanced"),
-          ("separate-raw-strong", "separate-raw-strong-molpert")]
+          ("separate-raw-strong", "separate-raw-strong-molpert"),
+          ("trunk-raw-strong-nodis", "trunk-noalign"), ("trunk-raw-strong-nodis", "mtl-balanced"),
+          ("separate-h100-raw-strong-nodis", "separate-noalign-h100"),
+          ("separate-h100-raw-strong-nodis", "mtl-balanced"),
+          ("separate-raw-strong-nodis", "separate-h100-raw-strong-nodis")]
 
 
 def paired_lines(rows: list[dict], epochs: int = 8, cap: int = 500) -> list[str]:

@@ -25,6 +25,10 @@ Methods, per (pre-training set, seed, small task), all with the same epochs and 
 * ``add-task-strong``: ``add-task-fast`` with the strong raw terms under which the alignment beats
   its ablation in the alignment trial (``alignment``: raw form, alpha = gamma = 1, beta = 30,
   delta = 1e4; the pre-trained model is unchanged);
+* ``add-task-strong-nodis``: ``add-task-strong`` without the distance term, whose gradient is 2.4-4.5x
+  the regression gradient on the new encoder under the strong weights
+  (``results/task_addition_v2/diagnostics_strong.json``); the alignment trial found the term adds
+  nothing with separate encoders;
 * ``stl``: a single-task model on the small task alone;
 * ``mtl-finetune``: the pre-trained MTL encoder with a new head, every weight trained;
 * ``trunk-finetune``: the pre-trained GATE's shared D-MPNN with a new head, every weight trained
@@ -78,7 +82,7 @@ CAP, EPOCHS, PATIENCE = 1500, 30, 6  # the reference10_v2 benchmark's settings
 REFERENCE = RESULTS / "reference10_v2"
 RESULT_DIR = RESULTS / "task_addition_v2"
 OUT = WORK / "task_addition_v2"
-METHODS = ["add-task", "add-task-frozen-trunk", "add-task-fast", "add-task-corr", "add-task-strong", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune"]
+METHODS = ["add-task", "add-task-frozen-trunk", "add-task-fast", "add-task-corr", "add-task-strong", "add-task-strong-nodis", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune"]
 COMMON = dict(epochs=EPOCHS, patience=PATIENCE, progress=False)
 #: ``api.add_task`` settings per method, pinned so a later change of the defaults leaves each
 #: method's meaning (and its committed results) as they were
@@ -87,7 +91,9 @@ ADD_TASK_OPTIONS = {"add-task": dict(perturb_molecules=None, map_sources=5),
                     "add-task-fast": dict(perturb_molecules=16, map_sources=1),
                     "add-task-corr": dict(perturb_molecules=16, map_sources=1, source_weights="correlation"),
                     "add-task-strong": dict(perturb_molecules=16, map_sources=1,
-                                            alignment=STRONG_ALIGNMENT)}
+                                            alignment=STRONG_ALIGNMENT),
+                    "add-task-strong-nodis": dict(perturb_molecules=16, map_sources=1,
+                                                  alignment=dict(STRONG_ALIGNMENT, delta=0.0))}
 
 
 def small_task_file(table, task: str) -> Path:
