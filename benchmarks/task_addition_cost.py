@@ -16,6 +16,8 @@ model was trained. Each of the five small reference tasks is then learnt, on its
 * ``add-frozen-trunk``: the new part's trunk kept at the pre-trained weights (``train_trunk=False``:
   only its MLPs train, on a cached embedding), to show what the MLPs cost alone;
 * ``add+diag``: the defaults with the per-term gradient diagnostics on;
+* ``add-strong-nodis``: the defaults with the strong raw terms and no distance term (the
+  benchmark's ``add-task-strong-nodis``: raw form, alpha = gamma = 1, beta = 30, delta = 0);
 * ``add-old``: the earlier default (fresh perturbations per step, frozen MLPs run on every step,
   diagnostics on).
 
@@ -45,6 +47,7 @@ import torch
 from common import RESULTS, WORK, machine, suite_dir
 
 from molgate import api
+from molgate.benchmark.plan import STRONG_ALIGNMENT
 from molgate.data.splits import cap_train_per_task, make_split, save_split
 from molgate.data.table import read_table
 from molgate.featurize.batching import GraphDataset, make_loader
@@ -62,7 +65,8 @@ OUT = WORK / "task_addition_cost"
 VARIANTS = {"add": {}, "add-p-all-map5": {"perturb_molecules": None, "map_sources": 5},
             "add-all-sources": {"map_sources": None}, "add-map1": {"map_sources": 1, "perturb_molecules": None},
             "add-frozen-trunk": {"train_trunk": False}, "add+diag": {"diagnostics": True},
-            "add-old": {"perturbations": "per_step", "map_sources": None, "diagnostics": True}}
+            "add-old": {"perturbations": "per_step", "map_sources": None, "diagnostics": True},
+            "add-strong-nodis": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0)}}
 
 
 class EpochStarts(L.Callback):
