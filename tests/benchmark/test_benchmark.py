@@ -164,6 +164,15 @@ def test_ablation_methods_and_their_report_lines():
     assert "better MTL variant (mtl-balanced): better on 50/50" in lines[0]
     assert "(gate-noalign): better on 50/50" in lines[1] and "adds nothing" not in lines[1]
 
+    from molgate.benchmark.report import ablation_of, alignment_effect_lines
+    assert ablation_of("gate-separate-nodis") == "gate-separate-noalign" and ablation_of("gate") == "gate-noalign"
+    renamed = [dict(r, method={"gate": "gate-separate-nodis", "gate-noalign": "gate-separate-noalign"}.get(
+        r["method"], r["method"])) for r in results]
+    lines = ablation_lines(results_frame(renamed), "gate-separate-nodis")
+    assert "(gate-separate-noalign): better on 50/50" in lines[1]
+    effect = alignment_effect_lines(results_frame(renamed), "gate-separate-nodis")
+    assert "gate-separate-nodis / gate-separate-noalign" in effect[3]
+
 
 def test_complete_seeds_keeps_only_seeds_where_every_method_finished():
     from molgate.benchmark.run import complete_seeds
