@@ -17,7 +17,8 @@ model was trained. Each of the five small reference tasks is then learnt, on its
   only its MLPs train, on a cached embedding), to show what the MLPs cost alone;
 * ``add+diag``: the defaults with the per-term gradient diagnostics on;
 * ``add-strong-nodis``: the defaults with the strong raw terms and no distance term (the
-  benchmark's ``add-task-strong-nodis``: raw form, alpha = gamma = 1, beta = 30, delta = 0);
+  benchmark's ``add-task-strong-nodis``: raw form, alpha = gamma = 1, beta = 30, delta = 0;
+  ``add-strong-nodis-b100`` with beta 100);
 * ``add-old``: the earlier default (fresh perturbations per step, frozen MLPs run on every step,
   diagnostics on).
 
@@ -66,7 +67,8 @@ VARIANTS = {"add": {}, "add-p-all-map5": {"perturb_molecules": None, "map_source
             "add-all-sources": {"map_sources": None}, "add-map1": {"map_sources": 1, "perturb_molecules": None},
             "add-frozen-trunk": {"train_trunk": False}, "add+diag": {"diagnostics": True},
             "add-old": {"perturbations": "per_step", "map_sources": None, "diagnostics": True},
-            "add-strong-nodis": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0)}}
+            "add-strong-nodis": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0)},
+            "add-strong-nodis-b100": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0)}}
 
 
 class EpochStarts(L.Callback):
