@@ -95,12 +95,9 @@ ADD_TASK_OPTIONS = {"add-task": dict(perturb_molecules=None, map_sources=5),
                     "add-task-corr": dict(perturb_molecules=16, map_sources=1, source_weights="correlation"),
                     "add-task-strong": dict(perturb_molecules=16, map_sources=1,
                                             alignment=STRONG_ALIGNMENT),
-                    "add-task-strong-nodis": dict(perturb_molecules=16, map_sources=1,
-                                                  alignment=dict(STRONG_ALIGNMENT, delta=0.0)),
-                    "add-task-strong-nodis-b10": dict(perturb_molecules=16, map_sources=1,
-                                                      alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=10.0)),
-                    "add-task-strong-nodis-b100": dict(perturb_molecules=16, map_sources=1,
-                                                       alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0))}
+                    **{f"add-task-strong-nodis{suffix}": dict(perturb_molecules=16, map_sources=1,
+                                                              alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=beta))
+                       for suffix, beta in (("", 30.0), ("-b10", 10.0), ("-b100", 100.0))}}
 #: the runs ``add-task-val-beta`` chooses from, on validation RMSE
 VAL_BETA = ("add-task-strong-nodis-b10", "add-task-strong-nodis", "add-task-strong-nodis-b100")
 
@@ -116,7 +113,8 @@ def small_task_file(table, task: str) -> Path:
     return path
 
 
-def test_metrics(model_dir: Path, table, split, task: str, column: int, part: str = "test") -> dict:
+def split_metrics(model_dir: Path, table, split, task: str, column: int, part: str = "test") -> dict:
+    """The model's metrics for ``task`` on one part of the split (``test`` or ``val``)."""
     k = table.tasks.index(task)
     rows = getattr(split, part)
     rows = rows[~np.isnan(table.y[rows, k])]
@@ -131,7 +129,7 @@ def add_val_rmse(path: Path, table, config) -> None:
         return
     _, split = split_for(table, "scaffold", record["seed"], config, REFERENCE)
     out = OUT / record["pretraining"] / f"seed{record['seed']}" / record["task"] / record["method"]
-    record["val_rmse"] = test_metrics(out, table, split, record["task"], -1, "val")["rmse"]
+    record["val_rmse"] = split_metrics(out, table, split, record["task"], -1, "val")["rmse"]
     path.write_text(json.dumps(record))
 
 
@@ -217,11 +215,11 @@ def run_one(pretraining: str, seed: int, task: str, method: str, data_file: Path
         out.mkdir(parents=True, exist_ok=True)
         seconds, metrics = chemprop_finetune(pre["gate"], data, task, split_file, seed, out, config)
     else:
-        metrics = test_metrics(out, table, split, task, column)
+        metrics = split_metrics(out, table, split, task, column)
     if extra.get("epochs") and "seconds_per_epoch" not in extra:
         extra["seconds_per_epoch"] = seconds / extra["epochs"]
     if method in VAL_BETA:
-        extra["val_rmse"] = test_metrics(out, table, split, task, column, "val")["rmse"]
+        extra["val_rmse"] = split_metrics(out, table, split, task, column, "val")["rmse"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"pretraining": pretraining, "seed": seed, "task": task, "method": method,
                                 "seconds": seconds, **extra, **metrics}))

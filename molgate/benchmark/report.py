@@ -136,22 +136,22 @@ def ablation_lines(frame: pd.DataFrame, gate: str) -> list[str]:
         row = tests[best]
         lines.append(f"{gate} vs the better MTL variant ({best}): better on {row['gate_better']}/{row['pairs']} "
                      f"(task, seed) pairs, Wilcoxon p = {row['p_value']:.3g} (goal >= 35/50, p < 0.01).")
-    for noalign in (ablation_of(gate),):
-        if noalign in tests:
-            row = tests[noalign]
-            verdict = ""
-            if row["p_value"] < 0.05 and 2 * row["gate_better"] < row["pairs"]:
-                verdict = " The alignment makes GATE measurably worse at these settings."
-            elif not (row["gate_better"] * 50 >= 32 * row["pairs"] and row["p_value"] < 0.05):
-                verdict = " The alignment adds nothing measurable at these settings."
-            lines.append(f"{gate} vs GATE without alignment ({noalign}): better on {row['gate_better']}/"
-                         f"{row['pairs']} pairs, p = {row['p_value']:.3g} (goal >= 32/50, p < 0.05).{verdict}")
+    noalign = ablation_of(gate)
+    if noalign in tests:
+        row = tests[noalign]
+        verdict = ""
+        if row["p_value"] < 0.05 and 2 * row["gate_better"] < row["pairs"]:
+            verdict = " The alignment makes GATE measurably worse at these settings."
+        elif not (row["gate_better"] * 50 >= 32 * row["pairs"] and row["p_value"] < 0.05):
+            verdict = " The alignment adds nothing measurable at these settings."
+        lines.append(f"{gate} vs GATE without alignment ({noalign}): better on {row['gate_better']}/"
+                     f"{row['pairs']} pairs, p = {row['p_value']:.3g} (goal >= 32/50, p < 0.05).{verdict}")
     return lines
 
 
 def alignment_effect_lines(frame: pd.DataFrame, gate: str) -> list[str]:
-    """Per task: what the alignment does (``gate`` / ``gate-noalign`` - 1) beside what GATE's per-task
-    encoders do without it (``gate-noalign`` / ``mtl-balanced`` - 1), with their Spearman correlation
+    """Per task: what the alignment does (``gate`` / its ablation - 1, :func:`ablation_of`) beside what
+    GATE's per-task encoders do without it (ablation / ``mtl-balanced`` - 1), with their Spearman correlation
     over tasks: a positive one says the alignment undoes the per-task encoders' gain, task by task."""
     noalign = ablation_of(gate)
     if not {gate, noalign, "mtl-balanced"} <= set(frame["method"]):
