@@ -32,9 +32,9 @@ Methods, per (pre-training set, seed, small task), all with the same epochs and 
 * ``add-task-strong-nodis-b10`` / ``-b100``: the same with beta 10 or 100 instead of 30, and
   ``add-task-val-beta``: for each (seed, task) the one of the three betas with the lowest
   validation RMSE (a user's tuning on validation; its time is the three runs' sum);
-* ``add-task-strong-frozen-trunk``: ``add-task-strong-nodis-b100`` with the new task's trunk kept at
-  the pre-trained weights (only its MLPs train, on cached embeddings): the cheap form, for the
-  1.5x-STL cost bar;
+* ``add-task-frozen-nodis`` (``-b10``, ``-b100``) and ``add-task-frozen-val-beta``: the same with
+  the new task's trunk kept at the pre-trained weights (only its MLPs train, on cached
+  embeddings): the cheap form, for the 1.5x-STL cost bar;
 * ``stl``: a single-task model on the small task alone;
 * ``mtl-finetune``: the pre-trained MTL encoder with a new head, every weight trained;
 * ``trunk-finetune``: the pre-trained GATE's shared D-MPNN with a new head, every weight trained
@@ -88,7 +88,7 @@ CAP, EPOCHS, PATIENCE = 1500, 30, 6  # the reference10_v2 benchmark's settings
 REFERENCE = RESULTS / "reference10_v2"
 RESULT_DIR = RESULTS / "task_addition_v2"
 OUT = WORK / "task_addition_v2"
-METHODS = ["add-task", "add-task-frozen-trunk", "add-task-fast", "add-task-corr", "add-task-strong", "add-task-strong-nodis", "add-task-strong-nodis-b10", "add-task-strong-nodis-b100", "add-task-strong-frozen-trunk", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune"]
+METHODS = ["add-task", "add-task-frozen-trunk", "add-task-fast", "add-task-corr", "add-task-strong", "add-task-strong-nodis", "add-task-strong-nodis-b10", "add-task-strong-nodis-b100", "add-task-frozen-nodis-b10", "add-task-frozen-nodis", "add-task-frozen-nodis-b100", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune"]
 COMMON = dict(epochs=EPOCHS, patience=PATIENCE, progress=False)
 #: ``api.add_task`` settings per method, pinned so a later change of the defaults leaves each
 #: method's meaning (and its committed results) as they were
@@ -98,13 +98,15 @@ ADD_TASK_OPTIONS = {"add-task": dict(perturb_molecules=None, map_sources=5),
                     "add-task-corr": dict(perturb_molecules=16, map_sources=1, source_weights="correlation"),
                     "add-task-strong": dict(perturb_molecules=16, map_sources=1,
                                             alignment=STRONG_ALIGNMENT),
-                    **{f"add-task-strong-nodis{suffix}": dict(perturb_molecules=16, map_sources=1,
-                                                              alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=beta))
-                       for suffix, beta in (("", 30.0), ("-b10", 10.0), ("-b100", 100.0))},
-                    "add-task-strong-frozen-trunk": dict(perturb_molecules=16, map_sources=1, train_trunk=False,
-                                                         alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0))}
-#: the runs ``add-task-val-beta`` chooses from, on validation RMSE
-VAL_BETA = ("add-task-strong-nodis-b10", "add-task-strong-nodis", "add-task-strong-nodis-b100")
+                    **{f"add-task-{kind}-nodis{suffix}": dict(perturb_molecules=16, map_sources=1,
+                                                              alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=beta),
+                                                              **frozen)
+                       for kind, frozen in (("strong", {}), ("frozen", {"train_trunk": False}))
+                       for suffix, beta in (("", 30.0), ("-b10", 10.0), ("-b100", 100.0))}}
+#: each validation-chosen method and the runs it chooses from, on validation RMSE
+VAL_BETA = {f"add-task{frozen}-val-beta": tuple(f"add-task-{kind}-nodis{suffix}" for suffix in ("-b10", "", "-b100"))
+            for frozen, kind in (("", "strong"), ("-frozen", "frozen"))}
+VAL_BETA_RUNS = frozenset(run for runs in VAL_BETA.values() for run in runs)
 
 
 def small_task_file(table, task: str) -> Path:
@@ -193,7 +195,7 @@ def pretrain(pretraining: str, task: str, data_file: Path, split_file: Path, see
 def run_one(pretraining: str, seed: int, task: str, method: str, data_file: Path, table, config) -> None:
     path = RESULT_DIR / "runs" / pretraining / f"seed{seed}" / task / f"{method}.json"
     if path.exists():
-        if method in VAL_BETA:
+        if method in VAL_BETA_RUNS:
             add_val_rmse(path, table, config)
         return
     split_file, split = split_for(table, "scaffold", seed, config, REFERENCE)
@@ -223,7 +225,7 @@ def run_one(pretraining: str, seed: int, task: str, method: str, data_file: Path
         metrics = split_metrics(out, table, split, task, column)
     if extra.get("epochs") and "seconds_per_epoch" not in extra:
         extra["seconds_per_epoch"] = seconds / extra["epochs"]
-    if method in VAL_BETA:
+    if method in VAL_BETA_RUNS:
         extra["val_rmse"] = split_metrics(out, table, split, task, column, "val")["rmse"]
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"pretraining": pretraining, "seed": seed, "task": task, "method": method,
@@ -242,18 +244,19 @@ def full_retrain(seed: int) -> list[dict]:
 
 
 def val_beta_rows(rows: list[dict]) -> list[dict]:
-    """``add-task-val-beta``: per (pre-training, seed, task), the :data:`VAL_BETA` run with the lowest
-    validation RMSE, where all of them finished; its seconds are the sum of theirs (the tuning)."""
+    """Each :data:`VAL_BETA` method: per (pre-training, seed, task), the one of its runs with the
+    lowest validation RMSE, where all of them finished; its seconds are the sum of theirs (the tuning)."""
     groups: dict[tuple, dict] = {}
     for r in rows:
-        if r["method"] in VAL_BETA and "val_rmse" in r:
-            groups.setdefault((r["pretraining"], r["seed"], r["task"]), {})[r["method"]] = r
+        for chooser, candidates in VAL_BETA.items():
+            if r["method"] in candidates and "val_rmse" in r:
+                groups.setdefault((chooser, r["pretraining"], r["seed"], r["task"]), {})[r["method"]] = r
     out = []
-    for runs in groups.values():
-        if len(runs) == len(VAL_BETA):
+    for (chooser, *_), runs in groups.items():
+        if len(runs) == len(VAL_BETA[chooser]):
             best = min(runs.values(), key=lambda r: r["val_rmse"])
             seconds = sum(r["seconds"] for r in runs.values())
-            out.append({**best, "method": "add-task-val-beta", "chosen": best["method"], "seconds": seconds,
+            out.append({**best, "method": chooser, "chosen": best["method"], "seconds": seconds,
                         "seconds_per_epoch": sum(r["seconds_per_epoch"] for r in runs.values())})
     return out
 
@@ -265,7 +268,7 @@ def summarise(frame: pd.DataFrame) -> dict:
     pivot = frame.pivot_table(index=["seed", "task"], columns="method", values=["rmse", "seconds_per_epoch",
                                                                                  "seconds"])
     summary = {}
-    for ours in [*ADD_TASK_OPTIONS, "add-task-val-beta"]:
+    for ours in [*ADD_TASK_OPTIONS, *VAL_BETA]:
         if ours not in stats:
             continue
         for other in ("add-task", "add-task-fast", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune",
@@ -282,9 +285,10 @@ def summarise(frame: pd.DataFrame) -> dict:
         if "full-retrain" in stats:
             ratio = (pivot["seconds"][ours] / pivot["seconds"]["full-retrain"]).dropna()
             summary[f"{ours} / full retrain seconds"] = f"mean {ratio.mean():.3f}, max {ratio.max():.3f}"
-    if "chosen" in frame:
-        chosen = frame.loc[frame["method"] == "add-task-val-beta", "chosen"].value_counts()
-        summary["add-task-val-beta choices"] = ", ".join(f"{k} {v}" for k, v in chosen.items())
+    for chooser in VAL_BETA if "chosen" in frame else ():
+        chosen = frame.loc[frame["method"] == chooser, "chosen"].value_counts()
+        if len(chosen):
+            summary[f"{chooser} choices"] = ", ".join(f"{k} {v}" for k, v in chosen.items())
     return summary
 
 
@@ -312,7 +316,7 @@ def report(pretrainings, seeds) -> None:
             pearson=("pearson", "mean"), seconds=("seconds", "mean")).reset_index()
         lines += ["| task | method | seeds | test RMSE | Pearson r | training s |", "|---|---|---|---|---|---|"]
         for task in SMALL:
-            for method in METHODS + ["add-task-val-beta", "full-retrain"]:
+            for method in METHODS + [*VAL_BETA, "full-retrain"]:
                 r = stats[(stats.task == task) & (stats.method == method)]
                 if not r.empty:
                     r = r.iloc[0]

@@ -18,8 +18,8 @@ model was trained. Each of the five small reference tasks is then learnt, on its
 * ``add+diag``: the defaults with the per-term gradient diagnostics on;
 * ``add-strong-nodis``: the defaults with the strong raw terms and no distance term (the
   benchmark's ``add-task-strong-nodis``: raw form, alpha = gamma = 1, beta = 30, delta = 0;
-  ``add-strong-nodis-b100`` with beta 100; ``add-strong-frozen-trunk``: that with the new trunk
-  frozen, the benchmark's ``add-task-strong-frozen-trunk``);
+  ``add-strong-nodis-b100`` with beta 100; ``add-frozen-nodis-b100``: that with the new trunk
+  frozen, the benchmark's ``add-task-frozen-nodis-b100``);
 * ``add-old``: the earlier default (fresh perturbations per step, frozen MLPs run on every step,
   diagnostics on).
 
@@ -70,7 +70,7 @@ VARIANTS = {"add": {}, "add-p-all-map5": {"perturb_molecules": None, "map_source
             "add-old": {"perturbations": "per_step", "map_sources": None, "diagnostics": True},
             "add-strong-nodis": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0)},
             "add-strong-nodis-b100": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0)},
-            "add-strong-frozen-trunk": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0),
+            "add-frozen-nodis-b100": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0),
                                         "train_trunk": False}}
 
 
