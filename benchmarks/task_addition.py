@@ -71,6 +71,7 @@ from molgate.benchmark import BenchmarkConfig
 from molgate.benchmark.plan import Job
 from molgate.benchmark.run import prepare_data, split_for, task_names
 from molgate.benchmark.plan import STRONG_ALIGNMENT
+from molgate.benchmark.report import paired_tests
 from molgate.benchmark.runners import run_chemprop
 from molgate.data.splits import load_split
 from molgate.data.table import read_table
@@ -271,14 +272,17 @@ def summarise(frame: pd.DataFrame) -> dict:
     for ours in [*ADD_TASK_OPTIONS, *VAL_BETA]:
         if ours not in stats:
             continue
+        tests = {t["baseline"]: t for t in paired_tests(frame, ours)}
         for other in ("add-task", "add-task-fast", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune",
                       "full-retrain"):
             if other in stats and other != ours:
                 both = pivot["rmse"][[ours, other]].dropna()
                 mean = stats[[ours, other]].dropna()
+                test = tests[other]
                 summary[f"{ours} better than {other}"] = (
                     f"{int((mean[ours] < mean[other]).sum())}/{len(mean)} tasks (mean RMSE), "
-                    f"{int((both[ours] < both[other]).sum())}/{len(both)} (task, seed) pairs")
+                    f"{int((both[ours] < both[other]).sum())}/{len(both)} (task, seed) pairs, "
+                    f"mean {test['mean_relative_rmse_change_%']:+.1f}%, Wilcoxon p = {test['p_value']:.2g}")
         if "stl" in stats:
             ratio = (pivot["seconds_per_epoch"][ours] / pivot["seconds_per_epoch"]["stl"]).dropna()
             summary[f"{ours} / stl seconds per epoch"] = f"mean {ratio.mean():.2f}, max {ratio.max():.2f}"
