@@ -91,6 +91,8 @@ RESULT_DIR = RESULTS / "task_addition_v2"
 OUT = WORK / "task_addition_v2"
 METHODS = ["add-task", "add-task-frozen-trunk", "add-task-fast", "add-task-corr", "add-task-strong", "add-task-strong-nodis", "add-task-strong-nodis-b10", "add-task-strong-nodis-b100", "add-task-frozen-nodis-b10", "add-task-frozen-nodis", "add-task-frozen-nodis-b100", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune"]
 COMMON = dict(epochs=EPOCHS, patience=PATIENCE, progress=False)
+#: the beta of each ``add-task-*-nodis*`` method, by name suffix
+NODIS_BETAS = (("", 30.0), ("-b10", 10.0), ("-b100", 100.0))
 #: ``api.add_task`` settings per method, pinned so a later change of the defaults leaves each
 #: method's meaning (and its committed results) as they were
 ADD_TASK_OPTIONS = {"add-task": dict(perturb_molecules=None, map_sources=5),
@@ -103,9 +105,9 @@ ADD_TASK_OPTIONS = {"add-task": dict(perturb_molecules=None, map_sources=5),
                                                               alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=beta),
                                                               **frozen)
                        for kind, frozen in (("strong", {}), ("frozen", {"train_trunk": False}))
-                       for suffix, beta in (("", 30.0), ("-b10", 10.0), ("-b100", 100.0))}}
+                       for suffix, beta in NODIS_BETAS}}
 #: each validation-chosen method and the runs it chooses from, on validation RMSE
-VAL_BETA = {f"add-task{frozen}-val-beta": tuple(f"add-task-{kind}-nodis{suffix}" for suffix in ("-b10", "", "-b100"))
+VAL_BETA = {f"add-task{frozen}-val-beta": tuple(f"add-task-{kind}-nodis{suffix}" for suffix, _ in NODIS_BETAS)
             for frozen, kind in (("", "strong"), ("-frozen", "frozen"))}
 VAL_BETA_RUNS = frozenset(run for runs in VAL_BETA.values() for run in runs)
 
@@ -276,12 +278,11 @@ def summarise(frame: pd.DataFrame) -> dict:
         for other in ("add-task", "add-task-fast", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune",
                       "full-retrain"):
             if other in stats and other != ours:
-                both = pivot["rmse"][[ours, other]].dropna()
                 mean = stats[[ours, other]].dropna()
                 test = tests[other]
                 summary[f"{ours} better than {other}"] = (
                     f"{int((mean[ours] < mean[other]).sum())}/{len(mean)} tasks (mean RMSE), "
-                    f"{int((both[ours] < both[other]).sum())}/{len(both)} (task, seed) pairs, "
+                    f"{test['gate_better']}/{test['pairs']} (task, seed) pairs, "
                     f"mean {test['mean_relative_rmse_change_%']:+.1f}%, Wilcoxon p = {test['p_value']:.2g}")
         if "stl" in stats:
             ratio = (pivot["seconds_per_epoch"][ours] / pivot["seconds_per_epoch"]["stl"]).dropna()
@@ -289,10 +290,11 @@ def summarise(frame: pd.DataFrame) -> dict:
         if "full-retrain" in stats:
             ratio = (pivot["seconds"][ours] / pivot["seconds"]["full-retrain"]).dropna()
             summary[f"{ours} / full retrain seconds"] = f"mean {ratio.mean():.3f}, max {ratio.max():.3f}"
-    for chooser in VAL_BETA if "chosen" in frame else ():
-        chosen = frame.loc[frame["method"] == chooser, "chosen"].value_counts()
-        if len(chosen):
-            summary[f"{chooser} choices"] = ", ".join(f"{k} {v}" for k, v in chosen.items())
+    if "chosen" in frame:
+        for chooser in VAL_BETA:
+            chosen = frame.loc[frame["method"] == chooser, "chosen"].value_counts()
+            if len(chosen):
+                summary[f"{chooser} choices"] = ", ".join(f"{k} {v}" for k, v in chosen.items())
     return summary
 
 
