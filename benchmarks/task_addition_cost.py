@@ -19,7 +19,9 @@ model was trained. Each of the five small reference tasks is then learnt, on its
 * ``add-strong-nodis``: the defaults with the strong raw terms and no distance term (the
   benchmark's ``add-task-strong-nodis``: raw form, alpha = gamma = 1, beta = 30, delta = 0;
   ``add-strong-nodis-b100`` with beta 100; ``add-frozen-nodis-b100``: that with the new trunk
-  frozen, the benchmark's ``add-task-frozen-nodis-b100``);
+  frozen, the benchmark's ``add-task-frozen-nodis-b100``; ``add-strong-nodis-b100-a16`` (and
+  ``-a8``, ``-a32``): the trained trunk with the auto-encoding and pair terms estimated on 16
+  of a batch's 64 molecules, ``align_molecules``);
 * ``add-old``: the earlier default (fresh perturbations per step, frozen MLPs run on every step,
   diagnostics on).
 
@@ -71,7 +73,9 @@ VARIANTS = {"add": {}, "add-p-all-map5": {"perturb_molecules": None, "map_source
             "add-strong-nodis": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0)},
             "add-strong-nodis-b100": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0)},
             "add-frozen-nodis-b100": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0),
-                                        "train_trunk": False}}
+                                        "train_trunk": False},
+            **{f"add-strong-nodis-b100-a{a}": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0),
+                                               "align_molecules": a} for a in (8, 16, 32)}}
 
 
 class EpochStarts(L.Callback):

@@ -22,7 +22,8 @@ def cmd_add_task(a: argparse.Namespace) -> int:
                           overwrite=a.overwrite, perturbations=a.perturbations,
                           map_sources=None if a.map_sources == 0 else a.map_sources,
                           perturb_molecules=a.perturb_molecules or None, train_trunk=not a.freeze_trunk,
-                          source_weights=a.source_weights, alignment=alignment_overrides(a))
+                          source_weights=a.source_weights, alignment=alignment_overrides(a),
+                          align_molecules=a.align_molecules or None)
     print(f"task '{a.target}' added: model saved to {result.model_dir} ({result.seconds:.1f} s "
           f"training, {result.cache_seconds:.1f} s caching the frozen model); {a.model} is unchanged")
     if a.evaluate:
@@ -62,6 +63,9 @@ def register(sub) -> None:
                    help="[ours] frozen sources drawn per step for the mapping term (unbiased; 0: all)")
     p.add_argument("--perturb-molecules", type=count, default=16,
                    help="[ours] molecules per batch with perturbed copies for the distance term (0: all)")
+    p.add_argument("--align-molecules", type=count, default=0,
+                   help="[ours] molecules per batch on which the auto-encoding and pair terms are "
+                        "estimated (cheaper; at least --perturb-molecules with a distance term; 0: all)")
     p.add_argument("--source-weights", choices=["uniform", "correlation"], default="uniform",
                    help="[ours] correlation: weight each frozen source by how its prediction correlates with the new labels")
     g = p.add_argument_group("the new task's alignment terms (default: the pre-trained model's settings)")

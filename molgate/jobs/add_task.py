@@ -92,24 +92,30 @@ def prepare_addition(frozen: GATEModel | ExtendedGATEModel, train_graphs, y_trai
                      cache_frozen: bool = True, map_sources: int | None = MAP_SOURCES,
                      diagnostics: bool = False, seed: int = 0, train_trunk: bool = True,
                      perturb_molecules: int | None = PERTURB_MOLECULES, source_weights: str = "uniform",
-                     alignment: dict | None = None) -> Addition:
+                     alignment: dict | None = None, align_molecules: int | None = None) -> Addition:
     """The new task's part (initialised from the global RNG; ``perturb_molecules`` applies to a
     trunk model, a separate one perturbs every molecule), the frozen context of its training
     molecules, the training view with its scaler fitted on ``y_train`` ``[n, 1]``, and the
     standardised datasets (only the training set carries the context). ``alignment``: see
-    :func:`alignment_weights`."""
+    :func:`alignment_weights`; ``align_molecules``: see :class:`TaskAdditionModel`."""
     base = gate_parts(frozen)[0].gate
     if any(p.gate.perturb_at != "input" for p in gate_parts(frozen)):
         raise InputError(MOLECULE_PERTURBATIONS_UNSUPPORTED)
     gate = replace(base, perturb_molecules=perturb_molecules if base.sharing == "trunk" else None,
                    weights=alignment_weights(base.weights, alignment))
+    perturbed = gate.perturb_molecules if gate.weights.needs_perturbations else 0
+    if align_molecules is not None and (perturbed is None or align_molecules < max(perturbed, 1)):
+        raise InputError(f"align_molecules ({align_molecules}) must be at least 1 and at least the perturbed "
+                         f"molecules per batch (perturb_molecules={gate.perturb_molecules}) while the "
+                         "distance term is on")
     new = new_task_part(frozen, gate, init_encoder)  # caching draws no random number
     start = time.perf_counter()
     context = frozen_context(frozen, new, train_graphs, perturbations=perturbations, cache=cache_frozen, seed=seed,
                              train_trunk=train_trunk)
     cache_seconds = time.perf_counter() - start
     ratios = source_ratios(source_weights, frozen, train_graphs, y_train)
-    view = TaskAdditionModel(frozen, new, context.kind, context.scales, map_sources, diagnostics, train_trunk, ratios)
+    view = TaskAdditionModel(frozen, new, context.kind, context.scales, map_sources, diagnostics, train_trunk, ratios,
+                             align_molecules)
     view.scaler.fit(y_train)
     with torch.no_grad():
         y_train, y_val = (view.scaler.transform(torch.as_tensor(y, dtype=torch.float32)).numpy()
@@ -124,7 +130,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
              on_invalid: str = "error", init_encoder: str = "pretrained", cache_frozen: bool = True,
              perturbations: str = "bank", map_sources: int | None = MAP_SOURCES, diagnostics: bool = False,
              train_trunk: bool = True, perturb_molecules: int | None = PERTURB_MOLECULES,
-             source_weights: str = "uniform", alignment: dict | None = None, epochs: int = 50, batch_size: int = 64, patience: int = 10,
+             source_weights: str = "uniform", alignment: dict | None = None, align_molecules: int | None = None,
+             epochs: int = 50, batch_size: int = 64, patience: int = 10,
              warmup_epochs: int = 2,
              init_lr: float = 1e-4, max_lr: float = 1e-3, final_lr: float = 1e-4,
              accelerator: str = "cpu", progress: bool = True, cache: bool = True,
@@ -147,7 +154,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
     :mod:`molgate.methods.task_addition`. ``alignment`` replaces some of the pre-trained model's
     loss settings for the new task's terms (keys ``alpha, beta, gamma, delta, form``; e.g.
     ``{"form": "raw", "beta": 30.0, "delta": 1e4}``). ``train_trunk=False`` keeps the new part's trunk at the
-    pre-trained weights (its embedding is then cached too). ``diagnostics`` logs the per-term gradient norms
+    pre-trained weights (its embedding is then cached too). ``align_molecules``: the auto-encoding and
+    pair terms are estimated on each batch's first A molecules only (None: all; cheaper MLPs). ``diagnostics`` logs the per-term gradient norms
     once per epoch (one backward per term and parameter group: about an epoch's cost on small data).
     """
     model_dir, out = Path(model), Path(out)
@@ -159,6 +167,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
         raise InputError(f"source_weights must be one of {', '.join(SOURCE_WEIGHTS)}, not {source_weights!r}")
     if perturb_molecules is not None and perturb_molecules < 1:
         raise InputError(f"perturb_molecules must be at least 1 (or None for every molecule), not {perturb_molecules}")
+    if align_molecules is not None and align_molecules < 1:
+        raise InputError(f"align_molecules must be at least 1 (or None for every molecule), not {align_molecules}")
     alignment_weights(GateLossWeights(), alignment)  # refused before any work
     config = read_config(model_dir)
     if config["method"] not in ("gate", "gate-pair", "gate-extended"):
@@ -192,7 +202,7 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
         addition = prepare_addition(frozen, [graphs[r] for r in rows["train"]], table.y[the_split.train],
                                     [graphs[r] for r in rows["val"]], table.y[the_split.val], init_encoder,
                                     perturbations, cache_frozen, map_sources, diagnostics, seed, train_trunk,
-                                    perturb_molecules, source_weights, alignment)
+                                    perturb_molecules, source_weights, alignment, align_molecules)
         fit = fit_model(addition.view, addition.train, addition.val, out, settings, name="logs")
         new, context, cache_seconds = addition.view.new, addition.context, addition.cache_seconds
         extended = extend(frozen, new)
@@ -203,6 +213,7 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
             "cache_frozen": cache_frozen, "context": context.kind, "perturbations": perturbations,
             "map_sources": map_sources, "perturb_molecules": new.gate.perturb_molecules,
             "train_trunk": train_trunk, "source_weights": source_weights, "alignment": dict(alignment or {}),
+            "align_molecules": align_molecules,
             "source_ratios": addition.view.transfer_ratios[:-1, -1].tolist(), "training": settings.to_dict(),
             "fit": asdict(fit),
             "cache_seconds": cache_seconds, "from_model": str(model_dir.resolve())}]

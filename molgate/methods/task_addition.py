@@ -40,6 +40,12 @@ K + 1 tasks nor a gradient into the frozen side.
 new task's Inverse and Head, K times the rows of one task. ``map_sources = S < K`` uses S sources
 drawn without replacement on each step, weighted K / S: an unbiased estimate of the same term.
 
+**Aligned rows** (``align_molecules = A``, **[ours]**): the pair terms and l_auto are means over
+the batch's molecules, so they are estimated on its first A molecules (a random subset, the batch
+being shuffled; the perturbed ones among them); only l_reg sees every molecule. Transfer, Inverse
+and the mapping's Head then run on A rows instead of B: with a trained trunk the new part's MLPs
+are most of what an addition costs beyond STL.
+
 **Frozen new trunk** (``train_trunk=False``, **[ours]**): the new part's trunk stays at the
 pre-trained weights and its embedding is cached with the context; only its MLPs train.
 """
@@ -230,14 +236,16 @@ class TaskAdditionModel(PropertyModel):
     ``diagnostics``: expose the new part's parameter groups, so the trainer logs the per-term
     gradient norms (:mod:`molgate.train.diagnostics`, one backward per term and group per epoch);
     ``source_ratios [K]``: lambda[a, n] of every frozen source (None: all 1;
-    :mod:`molgate.methods.source_weights`).
+    :mod:`molgate.methods.source_weights`); ``align_molecules`` (module docstring; None: every
+    molecule).
     """
 
     method = "gate-task-addition"
 
     def __init__(self, frozen: GATEModel | ExtendedGATEModel, new: GATEModel, context_kind: str = "trunk",
                  frozen_scales: Tensor | None = None, map_sources: int | None = None,
-                 diagnostics: bool = True, train_trunk: bool = True, source_ratios: Tensor | None = None):
+                 diagnostics: bool = True, train_trunk: bool = True, source_ratios: Tensor | None = None,
+                 align_molecules: int | None = None):
         super().__init__(1, new.d_v, new.d_e, new.config)
         if context_kind not in CONTEXT_KINDS:
             raise ValueError(f"context_kind must be one of {CONTEXT_KINDS}, got {context_kind!r}")
@@ -245,12 +253,17 @@ class TaskAdditionModel(PropertyModel):
             raise ValueError("context_kind='bank-noise' runs the frozen parts on the bank: give frozen_scales")
         if map_sources is not None and map_sources < 1:
             raise ValueError("map_sources must be at least 1 (None: every frozen source)")
+        if align_molecules is not None:
+            perturbed = new.gate.perturb_molecules if new.gate.weights.needs_perturbations else 0
+            if align_molecules < 1 or perturbed is None or align_molecules < perturbed:
+                raise ValueError("align_molecules must be at least 1 and cover the perturbed molecules "
+                                 f"(perturb_molecules={new.gate.perturb_molecules}), got {align_molecules}")
         if not train_trunk and new.gate.sharing != "trunk":
             raise ValueError("train_trunk=False freezes the new part's trunk: it needs trunk sharing")
         if any(p.gate.perturb_at != "input" for p in (*gate_parts(frozen), new)):
             raise ValueError(MOLECULE_PERTURBATIONS_UNSUPPORTED)
         self.context_kind, self.map_sources, self.diagnostics = context_kind, map_sources, diagnostics
-        self.train_trunk = train_trunk
+        self.train_trunk, self.align_molecules = train_trunk, align_molecules
         self.frozen = frozen.requires_grad_(False).eval()
         self.new = new
         if not train_trunk:
@@ -327,7 +340,7 @@ class TaskAdditionModel(PropertyModel):
     def _normaliser(self) -> float:
         return pair_normaliser(self.frozen.n_tasks + 1, self.new.gate.weights.pair_reduction)
 
-    def _mapping_term(self, u_old: Tensor, batch: GraphBatch) -> Tensor:
+    def _mapping_term(self, u_old: Tensor, y: Tensor, mask: Tensor) -> Tensor:
         """``(1/c_K) sum_a lambda[a, n] P[a, n]`` over the frozen sources a, each source's labelled
         points through the new task's Inverse and Head in one block of rows; with ``map_sources``
         S < K, over S sources drawn on this step, weighted K / S (unbiased)."""
@@ -337,10 +350,10 @@ class TaskAdditionModel(PropertyModel):
         if self.map_sources is not None and self.map_sources < k:
             pick = torch.randperm(k, device=u_old.device)[:self.map_sources]
             u_old, ratios, weight = u_old[pick], ratios[pick], k / self.map_sources
-        labelled = batch.mask[:, 0]
+        labelled = mask[:, 0]
         x = u_old[:, labelled]  # [S, L, d_lf]
         pred = self.new.map_to_target(x.reshape(1, -1, x.shape[-1]), None).reshape(x.shape[:2])
-        per_source = (pred - batch.y[labelled, 0]).pow(2).mean(dim=1) if x.shape[1] else pred.sum(dim=1)
+        per_source = (pred - y[labelled, 0]).pow(2).mean(dim=1) if x.shape[1] else pred.sum(dim=1)
         return weight * (ratios * per_source).sum() / self._normaliser()
 
     def _consistency_term(self, u_old: Tensor, u: Tensor) -> Tensor:
@@ -375,20 +388,23 @@ class TaskAdditionModel(PropertyModel):
         u_old, s_old = self._frozen_views(batch, noise)
         z_rows, b = new.latent_rows(batch.bmg, e, noise)  # [1, B + M P, d_z]
         z = z_rows[:, :b]
-        u, u_pert = split_rows(new.transfer(z_rows), b, 0 if noise is None else noise.shape[0])
+        a = b if self.align_molecules is None else min(b, self.align_molecules)
+        aligned = z_rows if a == b else torch.cat([z_rows[:, :a], z_rows[:, b:]], dim=1)  # [1, A + M P, d_z]
+        u, u_pert = split_rows(new.transfer(aligned), a, 0 if noise is None else noise.shape[0])
+        u_old = u_old[:, :a]
         pad = batch.y.new_zeros(batch.y.shape[0], self.frozen.n_tasks)
         pred = torch.cat([pad, new.predict_from_latent(z)], dim=1)
         y = torch.cat([pad, batch.y], dim=1)
         mask = torch.cat([torch.zeros_like(pad, dtype=torch.bool), batch.mask], dim=1)
         # reg, auto (and batch distances) as in GATE; cons, map and perturbation distances below
         shared = replace(weights, use_cons=False, use_map=False, use_dis=weights.use_dis and noise is None)
-        terms = loss_terms(pred, y, z=z, z_rec=new.inverse(u) if "auto" in active else None,
+        terms = loss_terms(pred, y, z=z[:, :a], z_rec=new.inverse(u) if "auto" in active else None,
                            u=torch.cat([u_old, u]), mask=mask, transfer_ratios=self.transfer_ratios,
                            weights=shared, reduction=self.reduction)
         if "cons" in active:
             terms["cons"] = self._consistency_term(u_old, u)
         if "map" in active:
-            terms["map"] = self._mapping_term(u_old, batch)
+            terms["map"] = self._mapping_term(u_old, batch.y[:a], batch.mask[:a])
         if "dis" in active and noise is not None:
             terms["dis"] = self._distance_term(torch.cat([s_old, perturbation_distances(u, u_pert)]))
         return terms, {"reg": 1.0, **active}

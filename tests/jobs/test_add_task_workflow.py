@@ -83,6 +83,8 @@ def test_the_saved_model_records_how_the_task_was_added(gate_model, new_csv, tmp
 @pytest.mark.parametrize("option, message", [({"perturbations": "fresh"}, "perturbations must be"),
                                              ({"map_sources": 0}, "map_sources must be"),
                                              ({"perturb_molecules": 0}, "perturb_molecules must be"),
+                                             ({"align_molecules": 0}, "align_molecules must be"),
+                                             ({"align_molecules": 8}, "at least the perturbed molecules"),
                                              ({"source_weights": "learned"}, "source_weights must be"),
                                              ({"alignment": {"zeta": 1.0}}, "unknown setting"),
                                              ({"alignment": {"beta": -1.0}}, "beta must be a number >= 0"),
@@ -107,10 +109,10 @@ def test_the_new_task_reads_units_from_a_suite_manifest(gate_model, new_csv, tmp
 def test_cli_freeze_trunk_keeps_the_new_tasks_trunk_at_the_pretrained_weights(gate_model, new_csv, tmp_path):
     out = tmp_path / "frozen-trunk"
     assert main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
-                 "--out", str(out), "--freeze-trunk", "--perturb-molecules", "4", "--epochs", "1",
+                 "--out", str(out), "--freeze-trunk", "--perturb-molecules", "4", "--align-molecules", "6", "--epochs", "1",
                  "--batch-size", "32", "--no-progress"]) == 0
     info = json.loads((out / "config.json").read_text())["added_tasks"][-1]
-    assert (info["train_trunk"], info["perturb_molecules"]) == (False, 4)
+    assert (info["train_trunk"], info["perturb_molecules"], info["align_molecules"]) == (False, 4, 6)
     assert info["source_weights"] == "uniform" and info["source_ratios"] == [1.0, 1.0]
     pre = torch.load(gate_model / "weights.pt", weights_only=True)
     new = torch.load(out / "weights.pt", weights_only=True)

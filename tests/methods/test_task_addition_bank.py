@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 import torch
@@ -163,3 +165,30 @@ def test_bank_needs_its_context_and_the_reference_path_its_scales(frozen, data):
         TaskAdditionModel(frozen, new, "bank").training_loss(_batch(graphs, y, None))
     with pytest.raises(ValueError, match="perturbations"):
         frozen_context(frozen, new, graphs, perturbations="fresh")
+
+
+def test_aligned_rows_estimate_the_pair_terms_on_the_batchs_first_molecules(frozen, data):
+    """``align_molecules = A``: auto, cons and map are those of the batch's first A molecules
+    alone; l_reg still sees every molecule; A >= B is the plain loss."""
+    graphs, y = data
+    new = new_task_part(frozen, _tiny_gate(n_tasks=1, weights=GateLossWeights(use_dis=False)).gate)
+    context = frozen_context(frozen, new, graphs).values  # no perturbation: the frozen LF points
+    whole, first = _batch(graphs, y, context), _batch(graphs[:10], y[:10], context[:10])
+    _, aligned = TaskAdditionModel(frozen, new, "lf", align_molecules=10).training_loss(whole)
+    _, on_whole = TaskAdditionModel(frozen, new, "lf").training_loss(whole)
+    _, on_first = TaskAdditionModel(frozen, new, "lf").training_loss(first)
+    for term in ("auto", "cons", "map"):
+        assert float(aligned[term]) == pytest.approx(float(on_first[term]), rel=1e-5)
+        assert float(aligned[term]) != pytest.approx(float(on_whole[term]), rel=1e-3)
+    assert float(aligned["reg"]) == pytest.approx(float(on_whole["reg"]), rel=1e-6)
+    _, covering = TaskAdditionModel(frozen, new, "lf", align_molecules=N + 5).training_loss(whole)
+    assert all(float(covering[t]) == pytest.approx(float(on_whole[t]), rel=1e-6) for t in on_whole)
+
+
+def test_aligned_rows_must_cover_the_perturbed_molecules(frozen):
+    new = new_task_part(frozen, replace(_tiny_gate(n_tasks=1).gate, perturb_molecules=8))
+    assert new.gate.weights.needs_perturbations
+    TaskAdditionModel(frozen, new, align_molecules=8)  # the perturbed molecules are aligned
+    for bad in (0, 4):
+        with pytest.raises(ValueError, match="align_molecules"):
+            TaskAdditionModel(frozen, new, align_molecules=bad)
