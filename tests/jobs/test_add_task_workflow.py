@@ -142,3 +142,20 @@ def test_cli_alignment_options_replace_only_the_given_settings(gate_model, new_c
     with pytest.raises(SystemExit):
         main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
               "--out", str(tmp_path / "bad"), "--beta", "-1"])
+
+
+def test_a_narrower_new_latent_is_saved_reloaded_and_leaves_the_old_tasks_alone(gate_model, new_csv, tmp_path, freesolv):
+    out = tmp_path / "narrow"
+    assert main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
+                 "--out", str(out), "--latent-size", "8", "--epochs", "1", "--batch-size", "32", "--no-progress"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["added"][-1]["gate"]["latent_size"] == 8 and config["base"]["gate"]["latent_size"] == 16
+    assert config["added_tasks"][-1]["latent_size"] == 8
+    assert config["added"][-1]["gate"]["lf_size"] == 16  # the shared LF frame keeps its width
+    weights = torch.load(out / "weights.pt", weights_only=True)
+    assert weights["added.0.head.layers.0.weight"].shape[-1] == 8
+    smiles = freesolv["smiles"].iloc[:20].tolist()
+    before, after = PropertyRegressor.load(gate_model).predict(smiles), PropertyRegressor.load(out).predict(smiles)
+    assert np.array_equal(before, after[:, :2]) and np.isfinite(after[:, 2]).all()
+    with pytest.raises(InputError, match="latent_size must be"):
+        add_task(gate_model, new_csv, "shifted", tmp_path / "x", progress=False, latent_size=0)
