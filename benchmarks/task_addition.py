@@ -344,10 +344,14 @@ def report(pretrainings, seeds) -> None:
         if times:
             summary["pre-training GATE seconds (mean)"] = float(np.mean(times))
         lines += ["", "| summary | value |", "|---|---|"] + [f"| {k} | {v} |" for k, v in summary.items()]
-        missing = [f"seed {s} {t} {m}" for s in seeds for t in SMALL for m in METHODS
+        started = [m for m in METHODS if m in set(frame.method)]
+        missing = [f"seed {s} {t} {m}" for s in seeds for t in SMALL for m in started
                    if frame[(frame.seed == s) & (frame.task == t) & (frame.method == m)].empty]
         if missing:
-            lines += ["", f"Missing runs ({len(missing)}): " + ", ".join(missing)]
+            lines += ["", f"Missing runs of the methods run here ({len(missing)}): " + ", ".join(missing)]
+        not_run = [m for m in METHODS if m not in started]
+        if not_run:
+            lines += ["", "Not run on this pre-training set: " + ", ".join(not_run)]
         lines.append("")
     RESULT_DIR.mkdir(parents=True, exist_ok=True)
     (RESULT_DIR / "report.md").write_text("\n".join(lines) + "\n")
