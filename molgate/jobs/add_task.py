@@ -24,8 +24,8 @@ from molgate.methods.extended_gate import ExtendedGATEModel, extend, gate_parts
 from molgate.methods.gate import GATEModel
 from molgate.methods.gate_losses import GateLossWeights
 from molgate.methods.source_weights import SOURCE_WEIGHTS, source_ratios
-from molgate.methods.task_addition import (MOLECULE_PERTURBATIONS_UNSUPPORTED, PERTURBATIONS, FrozenContext,
-                                          TaskAdditionModel, frozen_context, new_task_part)
+from molgate.methods.frozen_context import PERTURBATIONS, FrozenContext, frozen_context
+from molgate.methods.task_addition import MOLECULE_PERTURBATIONS_UNSUPPORTED, TaskAdditionModel, new_task_part
 from molgate.outputs import staged_model_dir
 from molgate.screen.domain import training_smiles
 from molgate.train.checkpoint import load_model, read_config, save_model, trained_on_largest_fragment

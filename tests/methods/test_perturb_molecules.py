@@ -13,7 +13,8 @@ from molgate.featurize.graphs import FeaturizerSettings, feature_dims, featurize
 from molgate.jobs.add_task import MAP_SOURCES, PERTURB_MOLECULES
 from molgate.methods import EncoderConfig, GATEModel, GateConfig
 from molgate.methods.gate_losses import distance_loss, perturbation_distances
-from molgate.methods.task_addition import TaskAdditionModel, frozen_context, new_task_part
+from molgate.methods.frozen_context import frozen_context
+from molgate.methods.task_addition import TaskAdditionModel, new_task_part
 from molgate.nn.gate_modules import perturbed_rows, split_rows
 from molgate.nn.mlp import BatchedMLP
 

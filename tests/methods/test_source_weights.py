@@ -9,7 +9,8 @@ from molgate.featurize.graphs import FeaturizerSettings, feature_dims, featurize
 from molgate.methods import EncoderConfig, GATEModel, GateConfig
 from molgate.methods.gate_losses import consistency_loss
 from molgate.methods.source_weights import correlation_ratios, source_ratios, source_relatedness
-from molgate.methods.task_addition import TaskAdditionModel, frozen_context, new_task_part
+from molgate.methods.frozen_context import frozen_context
+from molgate.methods.task_addition import TaskAdditionModel, new_task_part
 
 SMILES = ["CCO", "c1ccccc1O", "CC(=O)O", "CCN", "ClC(Cl)Cl", "CCCCCC", "OCCO", "c1ccncc1", "CC(C)O", "CCCl"]
 

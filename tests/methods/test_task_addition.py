@@ -17,7 +17,8 @@ from molgate.featurize.graphs import FeaturizerSettings, feature_dims, featurize
 from molgate.methods import EncoderConfig, GATEModel, GateConfig
 from molgate.methods.gate_losses import GateLossWeights
 from molgate.methods.extended_gate import ExtendedGATEModel, extend, gate_parts
-from molgate.methods.task_addition import TaskAdditionModel, cached_embeddings, frozen_context, new_task_part
+from molgate.methods.frozen_context import cached_embeddings, frozen_context
+from molgate.methods.task_addition import TaskAdditionModel, new_task_part
 from molgate.train.checkpoint import load_model
 
 from tests.conftest import SMALL

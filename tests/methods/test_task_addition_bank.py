@@ -14,8 +14,8 @@ from molgate.methods import EncoderConfig, GATEModel, GateConfig
 from molgate.methods.extended_gate import extend, gate_parts
 from molgate.methods.gate_losses import (GateLossWeights, consistency_loss, distance_loss,
                                          mapping_loss)
-from molgate.methods.task_addition import (TaskAdditionModel, frozen_context, frozen_scales,
-                                           new_task_part, perturbation_bank)
+from molgate.methods.frozen_context import frozen_context, frozen_scales, perturbation_bank
+from molgate.methods.task_addition import TaskAdditionModel, new_task_part
 
 N = 24
 
