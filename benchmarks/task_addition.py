@@ -41,6 +41,9 @@ Methods, per (pre-training set, seed, small task), all with the same epochs and 
 * ``add-task-strong-nodis-b100-z100``: ``add-task-strong-nodis-b100`` with the new task's own latent
   width 100 instead of the model's 300 (``latent_size``, [ours]; the LF frame keeps its width): the
   other way to a cheaper trained-trunk addition;
+* ``add-task-strong-nodis-b100-related``: ``add-task-strong-nodis-b100`` with the new task's MLPs
+  started from those of the frozen task whose prediction correlates most with the new training
+  labels (``init_encoder="related"``, [ours]; the run records which);
 * ``stl``: a single-task model on the small task alone;
 * ``mtl-finetune``: the pre-trained MTL encoder with a new head, every weight trained;
 * ``trunk-finetune``: the pre-trained GATE's shared D-MPNN with a new head, every weight trained
@@ -95,7 +98,7 @@ CAP, EPOCHS, PATIENCE = 1500, 30, 6  # the reference10_v2 benchmark's settings
 REFERENCE = RESULTS / "reference10_v2"
 RESULT_DIR = RESULTS / "task_addition_v2"
 OUT = WORK / "task_addition_v2"
-METHODS = ["add-task", "add-task-frozen-trunk", "add-task-fast", "add-task-corr", "add-task-strong", "add-task-strong-nodis", "add-task-strong-nodis-b10", "add-task-strong-nodis-b100", "add-task-frozen-nodis-b10", "add-task-frozen-nodis", "add-task-frozen-nodis-b100", "add-task-strong-nodis-b100-a16", "add-task-strong-nodis-b100-z100", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune"]
+METHODS = ["add-task", "add-task-frozen-trunk", "add-task-fast", "add-task-corr", "add-task-strong", "add-task-strong-nodis", "add-task-strong-nodis-b10", "add-task-strong-nodis-b100", "add-task-frozen-nodis-b10", "add-task-frozen-nodis", "add-task-frozen-nodis-b100", "add-task-strong-nodis-b100-a16", "add-task-strong-nodis-b100-z100", "add-task-strong-nodis-b100-related", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune"]
 COMMON = dict(epochs=EPOCHS, patience=PATIENCE, progress=False)
 #: the beta of each ``add-task-*-nodis*`` method, by name suffix
 NODIS_BETAS = (("", 30.0), ("-b10", 10.0), ("-b100", 100.0))
@@ -115,7 +118,9 @@ ADD_TASK_OPTIONS = {"add-task": dict(perturb_molecules=None, map_sources=5),
                     "add-task-strong-nodis-b100-a16": dict(perturb_molecules=16, map_sources=1, align_molecules=16,
                                                            alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0)),
                     "add-task-strong-nodis-b100-z100": dict(perturb_molecules=16, map_sources=1, latent_size=100,
-                                                            alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0))}
+                                                            alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0)),
+                    "add-task-strong-nodis-b100-related": dict(perturb_molecules=16, map_sources=1, init_encoder="related",
+                                                               alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0))}
 #: each validation-chosen method and the runs it chooses from, on validation RMSE
 VAL_BETA = {f"add-task{frozen}-val-beta": tuple(f"add-task-{kind}-nodis{suffix}" for suffix, _ in NODIS_BETAS)
             for frozen, kind in (("", "strong"), ("-frozen", "frozen"))}
@@ -222,6 +227,9 @@ def run_one(pretraining: str, seed: int, task: str, method: str, data_file: Path
         seconds, column = r.seconds + r.cache_seconds, -1
         extra = {"cache_seconds": r.cache_seconds, "epochs": int(r.fit["epochs_run"]),
                  "seconds_per_epoch": r.seconds / max(int(r.fit["epochs_run"]), 1)}  # the cache is once
+        source = json.loads((out / "config.json").read_text())["added_tasks"][-1].get("init_source")
+        if source is not None:
+            extra["init_source"] = source
     elif method == "stl":
         r = api.train(data, targets=[task], method="stl", split_file=split_file, seed=seed, out=out, **COMMON)
         seconds, extra = r.seconds, {"epochs": int(next(iter(r.fit.values()))["epochs_run"])}

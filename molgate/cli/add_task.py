@@ -52,8 +52,9 @@ def register(sub) -> None:
     p.add_argument("--seed", type=count, default=0)
     p.add_argument("--on-invalid", choices=["error", "skip"], default="error",
                    help="skip: continue and write rejected rows to OUT.rejects.csv")
-    p.add_argument("--init-encoder", choices=["pretrained", "random"], default="pretrained",
-                   help="start the new task's encoder from the pre-trained trunk or from scratch")
+    p.add_argument("--init-encoder", choices=["pretrained", "random", "related"], default="pretrained",
+                   help="start the new task's encoder from the pre-trained trunk or from scratch; related "
+                        "[ours]: the trunk, and its MLPs from the frozen task that predicts the new labels best")
     p.add_argument("--no-cache-frozen", action="store_true",
                    help="recompute the frozen model's embeddings every batch instead of once")
     p.add_argument("--perturbations", choices=["bank", "per_step"], default="bank",

@@ -23,9 +23,10 @@ from molgate.featurize.graphs import FeaturizerSettings, featurize
 from molgate.methods.extended_gate import ExtendedGATEModel, extend, gate_parts
 from molgate.methods.gate import GATEModel
 from molgate.methods.gate_losses import GateLossWeights
-from molgate.methods.source_weights import SOURCE_WEIGHTS, source_ratios
+from molgate.methods.source_weights import SOURCE_WEIGHTS, source_ratios, source_relatedness
 from molgate.methods.frozen_context import PERTURBATIONS, FrozenContext, frozen_context
-from molgate.methods.task_addition import MOLECULE_PERTURBATIONS_UNSUPPORTED, TaskAdditionModel, new_task_part
+from molgate.methods.task_addition import (INIT_ENCODERS, MOLECULE_PERTURBATIONS_UNSUPPORTED, TaskAdditionModel,
+                                          copy_task_modules, new_task_part)
 from molgate.outputs import staged_model_dir
 from molgate.screen.domain import training_smiles
 from molgate.train.checkpoint import load_model, read_config, save_model, trained_on_largest_fragment
@@ -64,6 +65,7 @@ class Addition:
     val: GraphDataset
     context: FrozenContext
     cache_seconds: float  # computing the frozen model's cached outputs, once
+    init_source: int | None = None  # init_encoder="related": the frozen task the new MLPs start from
 
 
 #: the loss settings a new task may change; the rest (pair reduction, distance form) is the model's
@@ -112,6 +114,14 @@ def prepare_addition(frozen: GATEModel | ExtendedGATEModel, train_graphs, y_trai
                          f"molecules per batch (perturb_molecules={gate.perturb_molecules}) while the "
                          "distance term is on")
     new = new_task_part(frozen, gate, init_encoder)  # caching draws no random number
+    init_source = None
+    if init_encoder == "related":  # the frozen task whose prediction correlates most with the new labels
+        r = source_relatedness(frozen, train_graphs, y_train, absolute=False)
+        init_source = int(r.abs().argmax())
+        try:
+            copy_task_modules(frozen, init_source, new, -1.0 if r[init_source] < 0 else 1.0)
+        except ValueError as err:
+            raise InputError(f"init_encoder 'related': {err}") from None
     start = time.perf_counter()
     context = frozen_context(frozen, new, train_graphs, perturbations=perturbations, cache=cache_frozen, seed=seed,
                              train_trunk=train_trunk)
@@ -124,7 +134,7 @@ def prepare_addition(frozen: GATEModel | ExtendedGATEModel, train_graphs, y_trai
         y_train, y_val = (view.scaler.transform(torch.as_tensor(y, dtype=torch.float32)).numpy()
                           for y in (y_train, y_val))
     return Addition(view, GraphDataset(train_graphs, y_train, context.values), GraphDataset(val_graphs, y_val),
-                    context, cache_seconds)
+                    context, cache_seconds, init_source)
 
 
 def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
@@ -147,6 +157,9 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
     train fits, validation early-stops, test is kept for ``molgate evaluate``. ``out`` is written
     atomically and replaced only with ``overwrite``, as in :func:`molgate.api.train`.
 
+    ``init_encoder``: ``"pretrained"`` (the trunk copied, the MLPs random), ``"random"``, or
+    ``"related"`` (the trunk, and the MLPs of the frozen task whose prediction correlates most with
+    the new training labels, :func:`~molgate.methods.task_addition.copy_task_modules`).
     ``perturbations`` (``"bank"``: fixed draws per molecule, so the frozen parts' views are cached
     once; ``"per_step"``: fresh draws, the frozen MLPs run on every step), ``map_sources`` (the
     frozen sources of the mapping term per step, drawn anew on each, weighted K / S so the term is
@@ -164,6 +177,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
     once per epoch (one backward per term and parameter group: about an epoch's cost on small data).
     """
     model_dir, out = Path(model), Path(out)
+    if init_encoder not in INIT_ENCODERS:
+        raise InputError(f"init_encoder must be one of {', '.join(INIT_ENCODERS)}, not {init_encoder!r}")
     if perturbations not in PERTURBATIONS:
         raise InputError(f"perturbations must be one of {', '.join(PERTURBATIONS)}, not {perturbations!r}")
     if map_sources is not None and map_sources < 1:
@@ -217,6 +232,7 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
         added_info = list(config.get("added_tasks", [])) + [{
             "task": target, "data": str(Path(data).resolve()), "smiles_column": smiles_column,
             "split": the_split.kind, "seed": seed, "init_encoder": init_encoder,
+            "init_source": None if addition.init_source is None else config["tasks"][addition.init_source],
             "cache_frozen": cache_frozen, "context": context.kind, "perturbations": perturbations,
             "map_sources": map_sources, "perturb_molecules": new.gate.perturb_molecules,
             "train_trunk": train_trunk, "source_weights": source_weights, "alignment": dict(alignment or {}),

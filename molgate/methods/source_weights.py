@@ -27,9 +27,9 @@ SOURCE_WEIGHTS = ("uniform", "correlation")
 
 
 @torch.no_grad()
-def source_relatedness(frozen, graphs, y: np.ndarray, batch_size: int = 256) -> Tensor:
-    """``r [K]``: |Pearson r| between each frozen task's prediction and the new labels ``y [N]``
-    (NaN = unlabelled) over ``graphs``; 0 where either side has no spread."""
+def source_relatedness(frozen, graphs, y: np.ndarray, batch_size: int = 256, absolute: bool = True) -> Tensor:
+    """``r [K]``: |Pearson r| (``absolute=False``: signed) between each frozen task's prediction and
+    the new labels ``y [N]`` (NaN = unlabelled) over ``graphs``; 0 where either side has no spread."""
     frozen.eval()
     preds = torch.cat([frozen(b.bmg) for b in make_loader(GraphDataset(graphs), batch_size)])  # [N, K]
     y = torch.as_tensor(np.asarray(y, dtype=np.float64).reshape(-1))
@@ -40,7 +40,7 @@ def source_relatedness(frozen, graphs, y: np.ndarray, batch_size: int = 256) -> 
     p, t = p - p.mean(dim=0), t - t.mean()
     denominator = p.norm(dim=0) * t.norm()
     r = torch.where(denominator > 0, (p * t.unsqueeze(1)).sum(dim=0) / denominator.clamp_min(1e-300), 0.0)
-    return r.abs().float()
+    return (r.abs() if absolute else r).float()
 
 
 def correlation_ratios(relatedness: Tensor) -> Tensor:

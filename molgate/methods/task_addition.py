@@ -55,20 +55,49 @@ MOLECULE_PERTURBATIONS_UNSUPPORTED = ("task addition perturbs the shared input: 
 _EPS = 1e-12  # all-zero ratios towards the new task keep the consistency centre finite
 
 
+INIT_ENCODERS = ("pretrained", "random", "related")
+
+
 def new_task_part(frozen: GATEModel | ExtendedGATEModel, gate: GateConfig | None = None,
                   init_encoder: str = "pretrained") -> GATEModel:
     """A single-task GATE shaped like the frozen model, its encoder copied from the pre-trained one.
 
-    ``init_encoder="pretrained"`` copies the base model's shared trunk (``trunk`` sharing); a
-    ``separate`` base and ``"random"`` leave the usual random initialisation.
+    ``init_encoder="pretrained"`` (and ``"related"``, whose MLPs :func:`copy_task_modules` sets
+    afterwards) copies the base model's shared trunk (``trunk`` sharing); a ``separate`` base and
+    ``"random"`` leave the usual random initialisation.
     """
-    if init_encoder not in ("pretrained", "random"):
-        raise ValueError("init_encoder must be 'pretrained' or 'random'")
+    if init_encoder not in INIT_ENCODERS:
+        raise ValueError(f"init_encoder must be one of {INIT_ENCODERS}, got {init_encoder!r}")
     base = gate_parts(frozen)[0]
     new = GATEModel(1, base.d_v, base.d_e, base.config, gate or base.gate)
-    if init_encoder == "pretrained" and base.gate.sharing == "trunk" and new.gate.sharing == "trunk":
+    if init_encoder != "random" and base.gate.sharing == "trunk" and new.gate.sharing == "trunk":
         new.trunk.load_state_dict(base.trunk.state_dict())
     return new
+
+
+@torch.no_grad()
+def copy_task_modules(frozen: GATEModel | ExtendedGATEModel, task: int, new: GATEModel, sign: float = 1.0) -> None:
+    """Start the new part's Encoder, Transfer, Inverse and Head at frozen task ``task``'s (**[ours]**,
+    ``init_encoder="related"``): the new task begins as that source's predictor, on its LF points.
+    ``sign = -1`` negates the Head's output, for a source whose property falls as the new one rises."""
+    offset = 0
+    for part in gate_parts(frozen):
+        if task < offset + part.n_tasks:
+            break
+        offset += part.n_tasks
+    else:
+        raise ValueError(f"task {task} is not in the frozen model ({offset} tasks)")
+    local = task - offset
+    for name in ("encoder_mlp", "transfer", "inverse", "head"):
+        for source, target in zip(getattr(part, name).layers, getattr(new, name).layers, strict=True):
+            if source.weight.shape[1:] != target.weight.shape[1:]:
+                raise ValueError(f"the new part's {name} ({tuple(target.weight.shape[1:])}) is not shaped like "
+                                 f"the frozen task's ({tuple(source.weight.shape[1:])})")
+            target.weight.copy_(source.weight[local:local + 1])
+            target.bias.copy_(source.bias[local:local + 1])
+    last = new.head.layers[-1]
+    last.weight.mul_(sign)
+    last.bias.mul_(sign)
 
 
 class TaskAdditionModel(PropertyModel):
@@ -256,4 +285,5 @@ class TaskAdditionModel(PropertyModel):
         return self.new.parameter_groups() if self.diagnostics else {}
 
 
-__all__ = ["MOLECULE_PERTURBATIONS_UNSUPPORTED", "TaskAdditionModel", "new_task_part"]
+__all__ = ["INIT_ENCODERS", "MOLECULE_PERTURBATIONS_UNSUPPORTED", "TaskAdditionModel", "copy_task_modules",
+           "new_task_part"]

@@ -84,6 +84,7 @@ def test_the_saved_model_records_how_the_task_was_added(gate_model, new_csv, tmp
                                              ({"map_sources": 0}, "map_sources must be"),
                                              ({"perturb_molecules": 0}, "perturb_molecules must be"),
                                              ({"align_molecules": 0}, "align_molecules must be"),
+                                             ({"init_encoder": "source"}, "init_encoder must be one of"),
                                              ({"align_molecules": 8}, "at least the perturbed molecules"),
                                              ({"source_weights": "learned"}, "source_weights must be"),
                                              ({"alignment": {"zeta": 1.0}}, "unknown setting"),
@@ -159,3 +160,14 @@ def test_a_narrower_new_latent_is_saved_reloaded_and_leaves_the_old_tasks_alone(
     assert np.array_equal(before, after[:, :2]) and np.isfinite(after[:, 2]).all()
     with pytest.raises(InputError, match="latent_size must be"):
         add_task(gate_model, new_csv, "shifted", tmp_path / "x", progress=False, latent_size=0)
+
+
+def test_related_initialisation_records_the_frozen_task_it_started_from(gate_model, new_csv, tmp_path):
+    out = tmp_path / "related"
+    assert main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
+                 "--out", str(out), "--init-encoder", "related", "--epochs", "1", "--batch-size", "32",
+                 "--no-progress"]) == 0
+    info = json.loads((out / "config.json").read_text())["added_tasks"][-1]
+    assert info["init_encoder"] == "related" and info["init_source"] in ("freesolv", "doubled")
+    default = add_task(gate_model, new_csv, "shifted", tmp_path / "plain", epochs=1, progress=False).model_dir
+    assert json.loads((default / "config.json").read_text())["added_tasks"][-1]["init_source"] is None

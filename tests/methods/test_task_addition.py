@@ -18,7 +18,7 @@ from molgate.methods import EncoderConfig, GATEModel, GateConfig
 from molgate.methods.gate_losses import GateLossWeights
 from molgate.methods.extended_gate import ExtendedGATEModel, extend, gate_parts
 from molgate.methods.frozen_context import cached_embeddings, frozen_context
-from molgate.methods.task_addition import TaskAdditionModel, new_task_part
+from molgate.methods.task_addition import TaskAdditionModel, copy_task_modules, new_task_part
 from molgate.train.checkpoint import load_model
 
 from tests.conftest import SMALL
@@ -258,3 +258,24 @@ def test_add_task_reuses_a_split_file(tmp_path, pretrained, new_task_csv):
     import json
 
     assert json.loads((out / "split.json").read_text())["test"] == json.loads(split_file.read_text())["test"]
+
+
+def test_copy_task_modules_starts_the_new_part_as_that_frozen_tasks_predictor(freesolv):
+    frozen = extend(_tiny_gate(n_tasks=2), new_task_part(_tiny_gate(n_tasks=2)))
+    graphs = featurize(freesolv["smiles"].iloc[:12].tolist(), cache=False, progress=False)
+    bmg = next(iter(make_loader(GraphDataset(graphs), 12))).bmg
+    frozen.eval()
+    with torch.no_grad():
+        expected = frozen(bmg)[:, 1]  # task 1 lives in the base part, whose trunk the new part copies
+        for sign in (1.0, -1.0):
+            new = new_task_part(frozen, init_encoder="related").eval()
+            copy_task_modules(frozen, 1, new, sign)
+            assert torch.allclose(new(bmg)[:, 0], sign * expected, atol=1e-6)
+            assert frozen(bmg)[:, 1].equal(expected)  # the frozen side is only read
+    with pytest.raises(ValueError, match="not in the frozen model"):
+        copy_task_modules(frozen, 3, new)
+    from dataclasses import replace
+
+    narrow = new_task_part(frozen, replace(frozen.base.gate, latent_size=4))
+    with pytest.raises(ValueError, match="not shaped like"):
+        copy_task_modules(frozen, 0, narrow)
