@@ -43,7 +43,8 @@ Methods, per (pre-training set, seed, small task), all with the same epochs and 
   other way to a cheaper trained-trunk addition;
 * ``add-task-strong-nodis-b100-related``: ``add-task-strong-nodis-b100`` with the new task's MLPs
   started from those of the frozen task whose prediction correlates most with the new training
-  labels (``init_encoder="related"``, [ours]; the run records which);
+  labels (``init_encoder="related"``, [ours]; the run records which); ``add-task-frozen-nodis-b100-related``:
+  the same with the new trunk frozen (the cheap form);
 * ``stl``: a single-task model on the small task alone;
 * ``mtl-finetune``: the pre-trained MTL encoder with a new head, every weight trained;
 * ``trunk-finetune``: the pre-trained GATE's shared D-MPNN with a new head, every weight trained
@@ -98,7 +99,7 @@ CAP, EPOCHS, PATIENCE = 1500, 30, 6  # the reference10_v2 benchmark's settings
 REFERENCE = RESULTS / "reference10_v2"
 RESULT_DIR = RESULTS / "task_addition_v2"
 OUT = WORK / "task_addition_v2"
-METHODS = ["add-task", "add-task-frozen-trunk", "add-task-fast", "add-task-corr", "add-task-strong", "add-task-strong-nodis", "add-task-strong-nodis-b10", "add-task-strong-nodis-b100", "add-task-frozen-nodis-b10", "add-task-frozen-nodis", "add-task-frozen-nodis-b100", "add-task-strong-nodis-b100-a16", "add-task-strong-nodis-b100-z100", "add-task-strong-nodis-b100-related", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune"]
+METHODS = ["add-task", "add-task-frozen-trunk", "add-task-fast", "add-task-corr", "add-task-strong", "add-task-strong-nodis", "add-task-strong-nodis-b10", "add-task-strong-nodis-b100", "add-task-frozen-nodis-b10", "add-task-frozen-nodis", "add-task-frozen-nodis-b100", "add-task-strong-nodis-b100-a16", "add-task-strong-nodis-b100-z100", "add-task-strong-nodis-b100-related", "add-task-frozen-nodis-b100-related", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune"]
 COMMON = dict(epochs=EPOCHS, patience=PATIENCE, progress=False)
 #: the beta of each ``add-task-*-nodis*`` method, by name suffix
 NODIS_BETAS = (("", 30.0), ("-b10", 10.0), ("-b100", 100.0))
@@ -119,8 +120,10 @@ ADD_TASK_OPTIONS = {"add-task": dict(perturb_molecules=None, map_sources=5),
                                                            alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0)),
                     "add-task-strong-nodis-b100-z100": dict(perturb_molecules=16, map_sources=1, latent_size=100,
                                                             alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0)),
-                    "add-task-strong-nodis-b100-related": dict(perturb_molecules=16, map_sources=1, init_encoder="related",
-                                                               alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0))}
+                    **{f"add-task-{kind}-nodis-b100-related": dict(perturb_molecules=16, map_sources=1,
+                                                                   init_encoder="related", **frozen,
+                                                                   alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0))
+                       for kind, frozen in (("strong", {}), ("frozen", {"train_trunk": False}))}}
 #: each validation-chosen method and the runs it chooses from, on validation RMSE
 VAL_BETA = {f"add-task{frozen}-val-beta": tuple(f"add-task-{kind}-nodis{suffix}" for suffix, _ in NODIS_BETAS)
             for frozen, kind in (("", "strong"), ("-frozen", "frozen"))}
