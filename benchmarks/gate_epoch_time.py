@@ -57,6 +57,7 @@ VARIANTS = {
     "gate-trunk-batch-map3": ("trunk", {}, {"distance_form": "batch", "map_sources": 3}),
     "gate-trunk-p16": ("trunk", {"perturb_molecules": 16}, {}),
     "gate-trunk-p16-map3": ("trunk", {"perturb_molecules": 16}, {"map_sources": 3}),
+    "gate-trunk-p16-map1": ("trunk", {"perturb_molecules": 16}, {"map_sources": 1}),
     "gate-trunk-p8-map1": ("trunk", {"perturb_molecules": 8}, {"map_sources": 1}),
     "gate-trunk-noalign": ("trunk", {}, {"use_auto": False, "use_cons": False, "use_map": False, "use_dis": False}),
 }
