@@ -42,6 +42,9 @@ def test_a_source_whose_prediction_is_the_new_label_is_the_most_related(setting)
     assert bool((r[[0, 2]] < 1.0 - 1e-4).all()) and bool((r >= 0).all())
     flipped = source_relatedness(frozen, graphs, -y)  # anti-correlated counts as related
     torch.testing.assert_close(flipped, r)
+    signed = source_relatedness(frozen, graphs, -y, absolute=False)  # the sign, for init_encoder="related"
+    torch.testing.assert_close(signed.abs(), r)
+    assert float(signed[1]) == pytest.approx(-1.0, abs=1e-5)
     ratios = source_ratios("correlation", frozen, graphs, y)
     assert float(ratios.mean()) == pytest.approx(1.0) and int(ratios.argmax()) == 1
     assert source_ratios("uniform", frozen, graphs, y) is None
