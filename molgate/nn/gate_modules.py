@@ -62,7 +62,6 @@ def perturbed_rows(mlp: BatchedMLP, e: Tensor, offsets: Tensor | None) -> Tensor
     rows first, then copy i of molecule p at row ``B + i P + p`` (module docstring)."""
     first = mlp.layers[0]
     K, d_out = first.n_tasks, first.d_out
-    B = e.shape[0]
     weight = first.weight.reshape(K * d_out, first.d_in)  # task k's rows k*d_out ... (k+1)*d_out - 1
     if first.bias is None:
         base = e @ weight.T
