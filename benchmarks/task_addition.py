@@ -115,15 +115,13 @@ ADD_TASK_OPTIONS = {"add-task": dict(perturb_molecules=None, map_sources=5),
                                                               alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=beta),
                                                               **frozen)
                        for kind, frozen in (("strong", {}), ("frozen", {"train_trunk": False}))
-                       for suffix, beta in NODIS_BETAS},
-                    "add-task-strong-nodis-b100-a16": dict(perturb_molecules=16, map_sources=1, align_molecules=16,
-                                                           alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0)),
-                    "add-task-strong-nodis-b100-z100": dict(perturb_molecules=16, map_sources=1, latent_size=100,
-                                                            alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0)),
-                    **{f"add-task-{kind}-nodis-b100-related": dict(perturb_molecules=16, map_sources=1,
-                                                                   init_encoder="related", **frozen,
-                                                                   alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0))
-                       for kind, frozen in (("strong", {}), ("frozen", {"train_trunk": False}))}}
+                       for suffix, beta in NODIS_BETAS}}
+#: the beta-100 forms with one change each: alignment on 16 molecules, latent 100, related MLPs
+ADD_TASK_OPTIONS.update({
+    "add-task-strong-nodis-b100-a16": dict(ADD_TASK_OPTIONS["add-task-strong-nodis-b100"], align_molecules=16),
+    "add-task-strong-nodis-b100-z100": dict(ADD_TASK_OPTIONS["add-task-strong-nodis-b100"], latent_size=100),
+    **{f"add-task-{kind}-nodis-b100-related": dict(ADD_TASK_OPTIONS[f"add-task-{kind}-nodis-b100"], init_encoder="related")
+       for kind in ("strong", "frozen")}})
 #: each validation-chosen method and the runs it chooses from, on validation RMSE
 VAL_BETA = {f"add-task{frozen}-val-beta": tuple(f"add-task-{kind}-nodis{suffix}" for suffix, _ in NODIS_BETAS)
             for frozen, kind in (("", "strong"), ("-frozen", "frozen"))}

@@ -26,7 +26,7 @@ from molgate.methods.gate_losses import GateLossWeights
 from molgate.methods.source_weights import SOURCE_WEIGHTS, source_ratios, source_relatedness
 from molgate.methods.frozen_context import PERTURBATIONS, FrozenContext, frozen_context
 from molgate.methods.task_addition import (INIT_ENCODERS, MOLECULE_PERTURBATIONS_UNSUPPORTED, TaskAdditionModel,
-                                          copy_task_modules, new_task_part)
+                                          check_align_molecules, copy_task_modules, new_task_part)
 from molgate.outputs import staged_model_dir
 from molgate.screen.domain import training_smiles
 from molgate.train.checkpoint import load_model, read_config, save_model, trained_on_largest_fragment
@@ -108,11 +108,10 @@ def prepare_addition(frozen: GATEModel | ExtendedGATEModel, train_graphs, y_trai
         raise InputError(MOLECULE_PERTURBATIONS_UNSUPPORTED)
     gate = replace(base, perturb_molecules=perturb_molecules if base.sharing == "trunk" else None,
                    weights=alignment_weights(base.weights, alignment), latent_size=latent_size or base.latent_size)
-    perturbed = gate.perturb_molecules if gate.weights.needs_perturbations else 0
-    if align_molecules is not None and (perturbed is None or align_molecules < max(perturbed, 1)):
-        raise InputError(f"align_molecules ({align_molecules}) must be at least 1 and at least the perturbed "
-                         f"molecules per batch (perturb_molecules={gate.perturb_molecules}) while the "
-                         "distance term is on")
+    try:
+        check_align_molecules(align_molecules, gate)
+    except ValueError as err:
+        raise InputError(str(err)) from None
     new = new_task_part(frozen, gate, init_encoder)  # caching draws no random number
     init_source = None
     if init_encoder == "related":  # the frozen task whose prediction correlates most with the new labels

@@ -45,9 +45,9 @@ from molgate.featurize.batching import GraphBatch
 from molgate.methods.base import PropertyModel
 from molgate.methods.extended_gate import ExtendedGATEModel, gate_parts
 from molgate.methods.gate import GATEModel, GateConfig
+from molgate.methods.frozen_context import CONTEXT_KINDS, frozen_bank_views
 from molgate.methods.gate_losses import (has_spread, loss_terms, pair_normaliser, perturbation_distances,
                                          scaled_distances, spread)
-from molgate.methods.frozen_context import CONTEXT_KINDS, frozen_bank_views
 from molgate.nn.gate_modules import split_rows
 
 MOLECULE_PERTURBATIONS_UNSUPPORTED = ("task addition perturbs the shared input: a model trained with "
@@ -75,10 +75,22 @@ def new_task_part(frozen: GATEModel | ExtendedGATEModel, gate: GateConfig | None
     return new
 
 
+def check_align_molecules(align_molecules: int | None, gate: GateConfig) -> None:
+    """Refuse ``align_molecules`` (ValueError) below 1, or not covering the molecules perturbed for
+    the distance term (the perturbation distances are of the first P aligned rows)."""
+    if align_molecules is None:
+        return
+    perturbed = gate.perturb_molecules if gate.weights.needs_perturbations else 0
+    if align_molecules < 1 or perturbed is None or align_molecules < perturbed:
+        raise ValueError(f"align_molecules ({align_molecules}) must be at least 1 and at least the perturbed "
+                         f"molecules per batch (perturb_molecules={gate.perturb_molecules}) while the "
+                         "distance term is on")
+
+
 @torch.no_grad()
 def copy_task_modules(frozen: GATEModel | ExtendedGATEModel, task: int, new: GATEModel, sign: float = 1.0) -> None:
-    """Start the new part's Encoder, Transfer, Inverse and Head at frozen task ``task``'s (**[ours]**,
-    ``init_encoder="related"``): the new task begins as that source's predictor, on its LF points.
+    """Start the new part's trunk, Encoder, Transfer, Inverse and Head at frozen task ``task``'s
+    (**[ours]**, ``init_encoder="related"``): the new task begins as that source's predictor, on its LF points.
     ``sign = -1`` negates the Head's output, for a source whose property falls as the new one rises."""
     offset = 0
     for part in gate_parts(frozen):
@@ -88,6 +100,8 @@ def copy_task_modules(frozen: GATEModel | ExtendedGATEModel, task: int, new: GAT
     else:
         raise ValueError(f"task {task} is not in the frozen model ({offset} tasks)")
     local = task - offset
+    if part.gate.sharing == "trunk" and new.gate.sharing == "trunk":  # an added part has its own trunk
+        new.trunk.load_state_dict(part.trunk.state_dict())
     for name in ("encoder_mlp", "transfer", "inverse", "head"):
         for source, target in zip(getattr(part, name).layers, getattr(new, name).layers, strict=True):
             if source.weight.shape[1:] != target.weight.shape[1:]:
@@ -125,11 +139,7 @@ class TaskAdditionModel(PropertyModel):
             raise ValueError("context_kind='bank-noise' runs the frozen parts on the bank: give frozen_scales")
         if map_sources is not None and map_sources < 1:
             raise ValueError("map_sources must be at least 1 (None: every frozen source)")
-        if align_molecules is not None:
-            perturbed = new.gate.perturb_molecules if new.gate.weights.needs_perturbations else 0
-            if align_molecules < 1 or perturbed is None or align_molecules < perturbed:
-                raise ValueError("align_molecules must be at least 1 and cover the perturbed molecules "
-                                 f"(perturb_molecules={new.gate.perturb_molecules}), got {align_molecules}")
+        check_align_molecules(align_molecules, new.gate)
         if not train_trunk and new.gate.sharing != "trunk":
             raise ValueError("train_trunk=False freezes the new part's trunk: it needs trunk sharing")
         if any(p.gate.perturb_at != "input" for p in (*gate_parts(frozen), new)):
@@ -285,5 +295,5 @@ class TaskAdditionModel(PropertyModel):
         return self.new.parameter_groups() if self.diagnostics else {}
 
 
-__all__ = ["INIT_ENCODERS", "MOLECULE_PERTURBATIONS_UNSUPPORTED", "TaskAdditionModel", "copy_task_modules",
-           "new_task_part"]
+__all__ = ["INIT_ENCODERS", "MOLECULE_PERTURBATIONS_UNSUPPORTED", "TaskAdditionModel", "check_align_molecules",
+           "copy_task_modules", "new_task_part"]

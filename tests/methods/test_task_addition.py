@@ -262,16 +262,20 @@ def test_add_task_reuses_a_split_file(tmp_path, pretrained, new_task_csv):
 
 def test_copy_task_modules_starts_the_new_part_as_that_frozen_tasks_predictor(freesolv):
     frozen = extend(_tiny_gate(n_tasks=2), new_task_part(_tiny_gate(n_tasks=2)))
+    with torch.no_grad():  # the added part (task 2) has a trunk of its own
+        for p in frozen.added[0].trunk.parameters():
+            p.add_(0.1 * torch.randn_like(p))
     graphs = featurize(freesolv["smiles"].iloc[:12].tolist(), cache=False, progress=False)
     bmg = next(iter(make_loader(GraphDataset(graphs), 12))).bmg
     frozen.eval()
     with torch.no_grad():
-        expected = frozen(bmg)[:, 1]  # task 1 lives in the base part, whose trunk the new part copies
-        for sign in (1.0, -1.0):
-            new = new_task_part(frozen, init_encoder="related").eval()
-            copy_task_modules(frozen, 1, new, sign)
-            assert torch.allclose(new(bmg)[:, 0], sign * expected, atol=1e-6)
-            assert frozen(bmg)[:, 1].equal(expected)  # the frozen side is only read
+        before = frozen(bmg)
+        for task in (1, 2):  # in the base part, and in the added part
+            for sign in (1.0, -1.0):
+                new = new_task_part(frozen, init_encoder="related").eval()
+                copy_task_modules(frozen, task, new, sign)
+                assert torch.allclose(new(bmg)[:, 0], sign * before[:, task], atol=1e-6)
+        assert frozen(bmg).equal(before)  # the frozen side is only read
     with pytest.raises(ValueError, match="not in the frozen model"):
         copy_task_modules(frozen, 3, new)
     from dataclasses import replace
