@@ -243,6 +243,41 @@ def test_mapping_term_is_the_new_heads_on_every_frozen_source(freesolv):
     assert float(parts["map"]) == pytest.approx(expected, rel=1e-4)
 
 
+def test_stacked_passes_give_the_terms_and_gradients_of_separate_calls(freesolv, monkeypatch):
+    """Head(z), Inverse(u) and the mapping's Head(Inverse(u_a)) run on stacked rows: the same
+    function as one call each, in value and gradient (unlabelled molecules included)."""
+    frozen = _tiny_gate(n_tasks=3)
+    new = new_task_part(frozen)
+    view = TaskAdditionModel(frozen, new, map_sources=2)
+    graphs = featurize(freesolv["smiles"].iloc[:20].tolist(), cache=False, progress=False)
+    y = freesolv["freesolv"].iloc[:20].to_numpy(dtype=float)[:, None].copy()
+    y[::4] = np.nan
+    batch = next(iter(make_loader(GraphDataset(graphs, y), 20)))
+
+    def terms_and_grads():
+        torch.manual_seed(0)  # the same mapping sources drawn
+        new.zero_grad()
+        loss, parts = view.training_loss(batch)
+        loss.backward()
+        return parts, {n: p.grad.clone() for n, p in new.named_parameters()}
+
+    stacked = terms_and_grads()
+
+    def separate(self, z, u, x_map):
+        mapped = None if x_map is None else self.new.map_to_target(
+            x_map.reshape(1, -1, x_map.shape[-1]), None).reshape(x_map.shape[:2])
+        return self.new.predict_from_latent(z), None if u is None else self.new.inverse(u), mapped
+
+    monkeypatch.setattr(TaskAdditionModel, "_new_task_passes", separate)
+    reference = terms_and_grads()
+    assert set(stacked[0]) >= {"reg", "auto", "map"} and float(stacked[0]["map"]) > 0
+    for name, value in reference[0].items():
+        assert float(stacked[0][name]) == pytest.approx(float(value), rel=1e-5, abs=1e-8), name
+    for name, grad in reference[1].items():
+        torch.testing.assert_close(stacked[1][name], grad, rtol=1e-4, atol=1e-6)
+    assert any(float(g.abs().sum()) > 0 for n, g in reference[1].items() if n.startswith("inverse"))
+
+
 def test_gate_parts_of_plain_and_extended_models():
     base = _tiny_gate()
     assert gate_parts(base) == [base]
