@@ -35,11 +35,11 @@ Methods, per (pre-training set, seed, small task), all with the same epochs and 
 * ``add-task-frozen-nodis`` (``-b10``, ``-b100``) and ``add-task-frozen-val-beta``: the same with
   the new task's trunk kept at the pre-trained weights (only its MLPs train, on cached
   embeddings): the cheap form, for the 1.5x-STL cost bar;
-* ``add-task-strong-nodis-b100-a16``: ``add-task-strong-nodis-b100`` with the auto-encoding and pair
-  terms estimated on 16 of each batch's 64 molecules (``align_molecules``, [ours]): the trained
+* ``add-task-strong-nodis-b100-a16`` (``-a32``): ``add-task-strong-nodis-b100`` with the auto-encoding and pair
+  terms estimated on 16 (32) of each batch's 64 molecules (``align_molecules``, [ours]): the trained
   trunk at a lower cost per epoch;
-* ``add-task-strong-nodis-b100-z100``: ``add-task-strong-nodis-b100`` with the new task's own latent
-  width 100 instead of the model's 300 (``latent_size``, [ours]; the LF frame keeps its width): the
+* ``add-task-strong-nodis-b100-z100`` (``-z150``, ``-z200``): ``add-task-strong-nodis-b100`` with the new task's own latent
+  width 100 (150, 200) instead of the model's 300 (``latent_size``, [ours]; the LF frame keeps its width): the
   other way to a cheaper trained-trunk addition;
 * ``add-task-strong-nodis-b100-related``: ``add-task-strong-nodis-b100`` with the new task's MLPs
   started from those of the frozen task whose prediction correlates most with the new training
@@ -99,7 +99,7 @@ CAP, EPOCHS, PATIENCE = 1500, 30, 6  # the reference10_v2 benchmark's settings
 REFERENCE = RESULTS / "reference10_v2"
 RESULT_DIR = RESULTS / "task_addition_v2"
 OUT = WORK / "task_addition_v2"
-METHODS = ["add-task", "add-task-frozen-trunk", "add-task-fast", "add-task-corr", "add-task-strong", "add-task-strong-nodis", "add-task-strong-nodis-b10", "add-task-strong-nodis-b100", "add-task-frozen-nodis-b10", "add-task-frozen-nodis", "add-task-frozen-nodis-b100", "add-task-strong-nodis-b100-a16", "add-task-strong-nodis-b100-z100", "add-task-strong-nodis-b100-related", "add-task-frozen-nodis-b100-related", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune"]
+METHODS = ["add-task", "add-task-frozen-trunk", "add-task-fast", "add-task-corr", "add-task-strong", "add-task-strong-nodis", "add-task-strong-nodis-b10", "add-task-strong-nodis-b100", "add-task-frozen-nodis-b10", "add-task-frozen-nodis", "add-task-frozen-nodis-b100", "add-task-strong-nodis-b100-a16", "add-task-strong-nodis-b100-a32", "add-task-strong-nodis-b100-z100", "add-task-strong-nodis-b100-z150", "add-task-strong-nodis-b100-z200", "add-task-strong-nodis-b100-related", "add-task-frozen-nodis-b100-related", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune"]
 COMMON = dict(epochs=EPOCHS, patience=PATIENCE, progress=False)
 #: the beta of each ``add-task-*-nodis*`` method, by name suffix
 NODIS_BETAS = (("", 30.0), ("-b10", 10.0), ("-b100", 100.0))
@@ -116,10 +116,13 @@ ADD_TASK_OPTIONS = {"add-task": dict(perturb_molecules=None, map_sources=5),
                                                               **frozen)
                        for kind, frozen in (("strong", {}), ("frozen", {"train_trunk": False}))
                        for suffix, beta in NODIS_BETAS}}
-#: the beta-100 forms with one change each: alignment on 16 molecules, latent 100, related MLPs
+#: the beta-100 forms with one change each: alignment on 16 or 32 molecules, latent 100, 150 or
+#: 200, related MLPs
 ADD_TASK_OPTIONS.update({
-    "add-task-strong-nodis-b100-a16": dict(ADD_TASK_OPTIONS["add-task-strong-nodis-b100"], align_molecules=16),
-    "add-task-strong-nodis-b100-z100": dict(ADD_TASK_OPTIONS["add-task-strong-nodis-b100"], latent_size=100),
+    **{f"add-task-strong-nodis-b100-a{a}": dict(ADD_TASK_OPTIONS["add-task-strong-nodis-b100"], align_molecules=a)
+       for a in (16, 32)},
+    **{f"add-task-strong-nodis-b100-z{z}": dict(ADD_TASK_OPTIONS["add-task-strong-nodis-b100"], latent_size=z)
+       for z in (100, 150, 200)},
     **{f"add-task-{kind}-nodis-b100-related": dict(ADD_TASK_OPTIONS[f"add-task-{kind}-nodis-b100"], init_encoder="related")
        for kind in ("strong", "frozen")}})
 #: each validation-chosen method and the runs it chooses from, on validation RMSE
