@@ -22,7 +22,9 @@ model was trained. Each of the five small reference tasks is then learnt, on its
   frozen, the benchmark's ``add-task-frozen-nodis-b100``; ``add-strong-nodis-b100-a16`` (and
   ``-a8``, ``-a32``): the trained trunk with the auto-encoding and pair terms estimated on 16
   of a batch's 64 molecules, ``align_molecules``; ``add-strong-nodis-b100-z100`` (and ``-z50``,
-  ``-z150``, ``-z200``): the new task's own latent width 100 instead of the model's 300, ``latent_size``);
+  ``-z150``, ``-z200``): the new task's own latent width 100 instead of the model's 300,
+  ``latent_size``; ``add-strong-nodis-b100-t0``: its Transfer and Inverse affine,
+  ``transfer_layers=0``);
 * ``add-old``: the earlier default (fresh perturbations per step, frozen MLPs run on every step,
   diagnostics on).
 
@@ -78,7 +80,9 @@ VARIANTS = {"add": {}, "add-p-all-map5": {"perturb_molecules": None, "map_source
             **{f"add-strong-nodis-b100-a{a}": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0),
                                                "align_molecules": a} for a in (8, 16, 32)},
             **{f"add-strong-nodis-b100-z{z}": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0),
-                                               "latent_size": z} for z in (50, 100, 150, 200)}}
+                                               "latent_size": z} for z in (50, 100, 150, 200)},
+            "add-strong-nodis-b100-t0": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0),
+                                         "transfer_layers": 0}}
 
 
 class EpochStarts(L.Callback):

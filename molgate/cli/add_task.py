@@ -23,7 +23,8 @@ def cmd_add_task(a: argparse.Namespace) -> int:
                           map_sources=None if a.map_sources == 0 else a.map_sources,
                           perturb_molecules=a.perturb_molecules or None, train_trunk=not a.freeze_trunk,
                           source_weights=a.source_weights, alignment=alignment_overrides(a),
-                          align_molecules=a.align_molecules or None, latent_size=a.latent_size or None)
+                          align_molecules=a.align_molecules or None, latent_size=a.latent_size or None,
+                          transfer_layers=a.transfer_layers)
     print(f"task '{a.target}' added: model saved to {result.model_dir} ({result.seconds:.1f} s "
           f"training, {result.cache_seconds:.1f} s caching the frozen model); {a.model} is unchanged")
     if a.evaluate:
@@ -69,6 +70,9 @@ def register(sub) -> None:
                         "estimated (cheaper; at least --perturb-molecules with a distance term; 0: all)")
     p.add_argument("--latent-size", type=count, default=0,
                    help="[ours] the new task's own latent width (0: the pre-trained model's; narrower is cheaper)")
+    p.add_argument("--transfer-layers", type=count, default=None,
+                   help="[ours] hidden layers of the new task's Transfer and Inverse (default: the pre-trained "
+                        "model's; 0: affine, cheaper)")
     p.add_argument("--source-weights", choices=["uniform", "correlation"], default="uniform",
                    help="[ours] correlation: weight each frozen source by how its prediction correlates with the new labels")
     g = p.add_argument_group("the new task's alignment terms (default: the pre-trained model's settings)")

@@ -95,19 +95,20 @@ def prepare_addition(frozen: GATEModel | ExtendedGATEModel, train_graphs, y_trai
                      diagnostics: bool = False, seed: int = 0, train_trunk: bool = True,
                      perturb_molecules: int | None = PERTURB_MOLECULES, source_weights: str = "uniform",
                      alignment: dict | None = None, align_molecules: int | None = None,
-                     latent_size: int | None = None) -> Addition:
+                     latent_size: int | None = None, transfer_layers: int | None = None) -> Addition:
     """The new task's part (initialised from the global RNG; ``perturb_molecules`` applies to a
     trunk model, a separate one perturbs every molecule), the frozen context of its training
     molecules, the training view with its scaler fitted on ``y_train`` ``[n, 1]``, and the
     standardised datasets (only the training set carries the context). ``alignment``: see
     :func:`alignment_weights`; ``align_molecules``: see :class:`TaskAdditionModel`; ``latent_size``:
     the new part's own latent width (None: the pre-trained model's; its LF frame is always the
-    model's)."""
+    model's); ``transfer_layers``: the hidden layers of its Transfer and Inverse (None: the model's)."""
     base = gate_parts(frozen)[0].gate
     if any(p.gate.perturb_at != "input" for p in gate_parts(frozen)):
         raise InputError(MOLECULE_PERTURBATIONS_UNSUPPORTED)
     gate = replace(base, perturb_molecules=perturb_molecules if base.sharing == "trunk" else None,
-                   weights=alignment_weights(base.weights, alignment), latent_size=latent_size or base.latent_size)
+                   weights=alignment_weights(base.weights, alignment), latent_size=latent_size or base.latent_size,
+                   transfer_layers=base.transfer_layers if transfer_layers is None else transfer_layers)
     try:
         check_align_molecules(align_molecules, gate)
     except ValueError as err:
@@ -143,7 +144,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
              perturbations: str = "bank", map_sources: int | None = MAP_SOURCES, diagnostics: bool = False,
              train_trunk: bool = True, perturb_molecules: int | None = PERTURB_MOLECULES,
              source_weights: str = "uniform", alignment: dict | None = None, align_molecules: int | None = None,
-             latent_size: int | None = None, epochs: int = 50, batch_size: int = 64, patience: int = 10,
+             latent_size: int | None = None, transfer_layers: int | None = None, epochs: int = 50,
+             batch_size: int = 64, patience: int = 10,
              warmup_epochs: int = 2,
              init_lr: float = 1e-4, max_lr: float = 1e-3, final_lr: float = 1e-4,
              accelerator: str = "cpu", progress: bool = True, cache: bool = True,
@@ -172,7 +174,9 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
     pre-trained weights (its embedding is then cached too). ``align_molecules``: the auto-encoding and
     pair terms are estimated on each batch's first A molecules only (None: all; cheaper MLPs).
     ``latent_size``: the new task's own latent width (None: the pre-trained model's; narrower is
-    cheaper: its Encoder, Transfer, Inverse and Head shrink, the shared LF frame does not). ``diagnostics`` logs the per-term gradient norms
+    cheaper: its Encoder, Transfer, Inverse and Head shrink, the shared LF frame does not).
+    ``transfer_layers``: the hidden layers of the new task's Transfer and Inverse (None: the
+    pre-trained model's; 0 makes them affine, which is cheaper). ``diagnostics`` logs the per-term gradient norms
     once per epoch (one backward per term and parameter group: about an epoch's cost on small data).
     """
     model_dir, out = Path(model), Path(out)
@@ -188,6 +192,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
         raise InputError(f"perturb_molecules must be at least 1 (or None for every molecule), not {perturb_molecules}")
     if latent_size is not None and latent_size < 1:
         raise InputError(f"latent_size must be at least 1 (or None for the pre-trained model's), not {latent_size}")
+    if transfer_layers is not None and transfer_layers < 0:
+        raise InputError(f"transfer_layers must be at least 0 (or None for the pre-trained model's), not {transfer_layers}")
     if align_molecules is not None and align_molecules < 1:
         raise InputError(f"align_molecules must be at least 1 (or None for every molecule), not {align_molecules}")
     alignment_weights(GateLossWeights(), alignment)  # refused before any work
@@ -223,7 +229,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
         addition = prepare_addition(frozen, [graphs[r] for r in rows["train"]], table.y[the_split.train],
                                     [graphs[r] for r in rows["val"]], table.y[the_split.val], init_encoder,
                                     perturbations, cache_frozen, map_sources, diagnostics, seed, train_trunk,
-                                    perturb_molecules, source_weights, alignment, align_molecules, latent_size)
+                                    perturb_molecules, source_weights, alignment, align_molecules, latent_size,
+                                    transfer_layers)
         fit = fit_model(addition.view, addition.train, addition.val, out, settings, name="logs")
         new, context, cache_seconds = addition.view.new, addition.context, addition.cache_seconds
         extended = extend(frozen, new)
@@ -236,6 +243,7 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
             "map_sources": map_sources, "perturb_molecules": new.gate.perturb_molecules,
             "train_trunk": train_trunk, "source_weights": source_weights, "alignment": dict(alignment or {}),
             "align_molecules": align_molecules, "latent_size": new.gate.latent_size,
+            "transfer_layers": new.gate.transfer_layers,
             "source_ratios": addition.view.transfer_ratios[:-1, -1].tolist(), "training": settings.to_dict(),
             "fit": asdict(fit),
             "cache_seconds": cache_seconds, "from_model": str(model_dir.resolve())}]

@@ -16,7 +16,7 @@ def test_add_task_register_wires_its_options_and_command():
     # the shared training options come along, and the cheap estimates are the defaults
     assert (a.epochs, a.batch_size, a.map_sources, a.perturb_molecules) == (50, 64, 1, 16)
     assert not a.freeze_trunk and a.source_weights == "uniform"
-    assert (a.align_molecules, a.latent_size) == (0, 0)  # every molecule; the pre-trained latent width
+    assert (a.align_molecules, a.latent_size, a.transfer_layers) == (0, 0, None)  # the pre-trained widths and depths
     assert alignment_overrides(a) == {}  # the pre-trained model's loss settings
     a = parser.parse_args(["add-task", "--model", "m", "--data", "d.csv", "--target", "t", "--out", "o",
                            "--gamma", "1", "--alignment-form", "raw"])

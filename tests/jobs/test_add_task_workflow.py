@@ -162,6 +162,27 @@ def test_a_narrower_new_latent_is_saved_reloaded_and_leaves_the_old_tasks_alone(
         add_task(gate_model, new_csv, "shifted", tmp_path / "x", progress=False, latent_size=0)
 
 
+def test_affine_new_transfer_is_saved_reloaded_and_leaves_the_old_tasks_alone(gate_model, new_csv, tmp_path, freesolv):
+    out = tmp_path / "affine"
+    assert main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
+                 "--out", str(out), "--transfer-layers", "0", "--epochs", "1", "--batch-size", "32",
+                 "--no-progress"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["added"][-1]["gate"]["transfer_layers"] == 0 and config["base"]["gate"]["transfer_layers"] == 1
+    assert config["added_tasks"][-1]["transfer_layers"] == 0
+    weights = torch.load(out / "weights.pt", weights_only=True)
+    assert "added.0.transfer.layers.0.weight" in weights and "added.0.transfer.layers.1.weight" not in weights
+    assert "added.0.inverse.layers.1.weight" not in weights
+    smiles = freesolv["smiles"].iloc[:20].tolist()
+    before, after = PropertyRegressor.load(gate_model).predict(smiles), PropertyRegressor.load(out).predict(smiles)
+    assert np.array_equal(before, after[:, :2]) and np.isfinite(after[:, 2]).all()
+    with pytest.raises(InputError, match="transfer_layers must be"):
+        add_task(gate_model, new_csv, "shifted", tmp_path / "x", progress=False, transfer_layers=-1)
+    with pytest.raises(SystemExit):
+        main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
+              "--out", str(tmp_path / "bad"), "--transfer-layers", "-1"])
+
+
 def test_related_initialisation_records_the_frozen_task_it_started_from(gate_model, new_csv, tmp_path):
     out = tmp_path / "related"
     assert main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
