@@ -43,6 +43,8 @@ Methods, per (pre-training set, seed, small task), all with the same epochs and 
   other way to a cheaper trained-trunk addition;
 * ``add-task-strong-nodis-b100-t0``: ``add-task-strong-nodis-b100`` with the new task's Transfer and
   Inverse affine (``transfer_layers=0``, [ours]; one layer each instead of two): a third way;
+  ``add-task-strong-nodis-b100-noauto``: the same without the auto-encoding term (alpha 0; the
+  Inverse then learns from the mapping term alone): a fourth;
 * ``add-task-strong-nodis-b100-related``: ``add-task-strong-nodis-b100`` with the new task's MLPs
   started from those of the frozen task whose prediction correlates most with the new training
   labels (``init_encoder="related"``, [ours]; the run records which); ``add-task-frozen-nodis-b100-related``:
@@ -101,7 +103,7 @@ CAP, EPOCHS, PATIENCE = 1500, 30, 6  # the reference10_v2 benchmark's settings
 REFERENCE = RESULTS / "reference10_v2"
 RESULT_DIR = RESULTS / "task_addition_v2"
 OUT = WORK / "task_addition_v2"
-METHODS = ["add-task", "add-task-frozen-trunk", "add-task-fast", "add-task-corr", "add-task-strong", "add-task-strong-nodis", "add-task-strong-nodis-b10", "add-task-strong-nodis-b100", "add-task-frozen-nodis-b10", "add-task-frozen-nodis", "add-task-frozen-nodis-b100", "add-task-strong-nodis-b100-a16", "add-task-strong-nodis-b100-a32", "add-task-strong-nodis-b100-z100", "add-task-strong-nodis-b100-z150", "add-task-strong-nodis-b100-z200", "add-task-strong-nodis-b100-t0", "add-task-strong-nodis-b100-related", "add-task-frozen-nodis-b100-related", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune"]
+METHODS = ["add-task", "add-task-frozen-trunk", "add-task-fast", "add-task-corr", "add-task-strong", "add-task-strong-nodis", "add-task-strong-nodis-b10", "add-task-strong-nodis-b100", "add-task-frozen-nodis-b10", "add-task-frozen-nodis", "add-task-frozen-nodis-b100", "add-task-strong-nodis-b100-a16", "add-task-strong-nodis-b100-a32", "add-task-strong-nodis-b100-z100", "add-task-strong-nodis-b100-z150", "add-task-strong-nodis-b100-z200", "add-task-strong-nodis-b100-t0", "add-task-strong-nodis-b100-noauto", "add-task-strong-nodis-b100-related", "add-task-frozen-nodis-b100-related", "stl", "mtl-finetune", "trunk-finetune", "chemprop-finetune"]
 COMMON = dict(epochs=EPOCHS, patience=PATIENCE, progress=False)
 #: the beta of each ``add-task-*-nodis*`` method, by name suffix
 NODIS_BETAS = (("", 30.0), ("-b10", 10.0), ("-b100", 100.0))
@@ -119,13 +121,15 @@ ADD_TASK_OPTIONS = {"add-task": dict(perturb_molecules=None, map_sources=5),
                        for kind, frozen in (("strong", {}), ("frozen", {"train_trunk": False}))
                        for suffix, beta in NODIS_BETAS}}
 #: the beta-100 forms with one change each: alignment on 16 or 32 molecules, latent 100, 150 or
-#: 200, affine Transfer and Inverse, related MLPs
+#: 200, affine Transfer and Inverse, no auto-encoding term, related MLPs
 ADD_TASK_OPTIONS.update({
     **{f"add-task-strong-nodis-b100-a{a}": dict(ADD_TASK_OPTIONS["add-task-strong-nodis-b100"], align_molecules=a)
        for a in (16, 32)},
     **{f"add-task-strong-nodis-b100-z{z}": dict(ADD_TASK_OPTIONS["add-task-strong-nodis-b100"], latent_size=z)
        for z in (100, 150, 200)},
     "add-task-strong-nodis-b100-t0": dict(ADD_TASK_OPTIONS["add-task-strong-nodis-b100"], transfer_layers=0),
+    "add-task-strong-nodis-b100-noauto": dict(ADD_TASK_OPTIONS["add-task-strong-nodis-b100"],
+                                              alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0, alpha=0.0)),
     **{f"add-task-{kind}-nodis-b100-related": dict(ADD_TASK_OPTIONS[f"add-task-{kind}-nodis-b100"], init_encoder="related")
        for kind in ("strong", "frozen")}})
 #: each validation-chosen method and the runs it chooses from, on validation RMSE

@@ -24,7 +24,7 @@ model was trained. Each of the five small reference tasks is then learnt, on its
   of a batch's 64 molecules, ``align_molecules``; ``add-strong-nodis-b100-z100`` (and ``-z50``,
   ``-z150``, ``-z200``): the new task's own latent width 100 instead of the model's 300,
   ``latent_size``; ``add-strong-nodis-b100-t0``: its Transfer and Inverse affine,
-  ``transfer_layers=0``);
+  ``transfer_layers=0``; ``add-strong-nodis-b100-noauto``: alpha 0);
 * ``add-old``: the earlier default (fresh perturbations per step, frozen MLPs run on every step,
   diagnostics on).
 
@@ -82,7 +82,8 @@ VARIANTS = {"add": {}, "add-p-all-map5": {"perturb_molecules": None, "map_source
             **{f"add-strong-nodis-b100-z{z}": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0),
                                                "latent_size": z} for z in (50, 100, 150, 200)},
             "add-strong-nodis-b100-t0": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0),
-                                         "transfer_layers": 0}}
+                                         "transfer_layers": 0},
+            "add-strong-nodis-b100-noauto": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0, alpha=0.0)}}
 
 
 class EpochStarts(L.Callback):
