@@ -35,12 +35,12 @@ Methods, per (pre-training set, seed, small task), all with the same epochs and 
 * ``add-task-frozen-nodis`` (``-b10``, ``-b100``) and ``add-task-frozen-val-beta``: the same with
   the new task's trunk kept at the pre-trained weights (only its MLPs train, on cached
   embeddings): the cheap form, for the 1.5x-STL cost bar;
-* ``add-task-strong-nodis-b100-a16`` (``-a32``): ``add-task-strong-nodis-b100`` with the auto-encoding and pair
-  terms estimated on 16 (32) of each batch's 64 molecules (``align_molecules``, [ours]): the trained
-  trunk at a lower cost per epoch;
-* ``add-task-strong-nodis-b100-z100`` (``-z150``, ``-z200``): ``add-task-strong-nodis-b100`` with the new task's own latent
-  width 100 (150, 200) instead of the model's 300 (``latent_size``, [ours]; the LF frame keeps its width): the
-  other way to a cheaper trained-trunk addition;
+* ``add-task-strong-nodis-b100-a16`` (``-a32``): ``add-task-strong-nodis-b100`` with the
+  auto-encoding and pair terms estimated on 16 (32) of each batch's 64 molecules
+  (``align_molecules``, [ours]): the trained trunk at a lower cost per epoch;
+* ``add-task-strong-nodis-b100-z100`` (``-z150``, ``-z200``): ``add-task-strong-nodis-b100`` with
+  the new task's own latent width 100 (150, 200) instead of the model's 300 (``latent_size``,
+  [ours]; the LF frame keeps its width): the other way to a cheaper trained-trunk addition;
 * ``add-task-strong-nodis-b100-t0``: ``add-task-strong-nodis-b100`` with the new task's Transfer and
   Inverse affine (``transfer_layers=0``, [ours]; one layer each instead of two): a third way;
   ``add-task-strong-nodis-b100-noauto``: the same without the auto-encoding term (alpha 0; the

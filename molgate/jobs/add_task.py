@@ -193,7 +193,8 @@ def add_task(model: str | Path, data: str | Path, target: str, out: str | Path,
     if latent_size is not None and latent_size < 1:
         raise InputError(f"latent_size must be at least 1 (or None for the pre-trained model's), not {latent_size}")
     if transfer_layers is not None and transfer_layers < 0:
-        raise InputError(f"transfer_layers must be at least 0 (or None for the pre-trained model's), not {transfer_layers}")
+        raise InputError(f"transfer_layers must be at least 0 (or None for the pre-trained model's), "
+                         f"not {transfer_layers}")
     if align_molecules is not None and align_molecules < 1:
         raise InputError(f"align_molecules must be at least 1 (or None for every molecule), not {align_molecules}")
     alignment_weights(GateLossWeights(), alignment)  # refused before any work
