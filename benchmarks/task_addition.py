@@ -128,8 +128,9 @@ ADD_TASK_OPTIONS.update({
     **{f"add-task-strong-nodis-b100-z{z}": dict(ADD_TASK_OPTIONS["add-task-strong-nodis-b100"], latent_size=z)
        for z in (100, 150, 200)},
     "add-task-strong-nodis-b100-t0": dict(ADD_TASK_OPTIONS["add-task-strong-nodis-b100"], transfer_layers=0),
-    "add-task-strong-nodis-b100-noauto": dict(ADD_TASK_OPTIONS["add-task-strong-nodis-b100"],
-                                              alignment=dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0, alpha=0.0)),
+    "add-task-strong-nodis-b100-noauto": dict(
+        ADD_TASK_OPTIONS["add-task-strong-nodis-b100"],
+        alignment=dict(ADD_TASK_OPTIONS["add-task-strong-nodis-b100"]["alignment"], alpha=0.0)),
     **{f"add-task-{kind}-nodis-b100-related": dict(ADD_TASK_OPTIONS[f"add-task-{kind}-nodis-b100"], init_encoder="related")
        for kind in ("strong", "frozen")}})
 #: each validation-chosen method and the runs it chooses from, on validation RMSE

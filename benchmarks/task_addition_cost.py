@@ -69,21 +69,19 @@ LARGE = ["melting_point", "boiling_point", "density", "refractive_index", "hvap_
 SMALL = ["surface_tension_298", "viscosity_298", "dielectric_constant", "parachor", "hydration_free_energy"]
 CAP = 500
 OUT = WORK / "task_addition_cost"
+#: the strong raw terms, no distance term, beta 100: the base of every one-change ``b100`` variant
+B100 = {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0)}
 VARIANTS = {"add": {}, "add-p-all-map5": {"perturb_molecules": None, "map_sources": 5},
             "add-all-sources": {"map_sources": None}, "add-map1": {"map_sources": 1, "perturb_molecules": None},
             "add-frozen-trunk": {"train_trunk": False}, "add+diag": {"diagnostics": True},
             "add-old": {"perturbations": "per_step", "map_sources": None, "diagnostics": True},
             "add-strong-nodis": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0)},
-            "add-strong-nodis-b100": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0)},
-            "add-frozen-nodis-b100": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0),
-                                        "train_trunk": False},
-            **{f"add-strong-nodis-b100-a{a}": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0),
-                                               "align_molecules": a} for a in (8, 16, 32)},
-            **{f"add-strong-nodis-b100-z{z}": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0),
-                                               "latent_size": z} for z in (50, 100, 150, 200)},
-            "add-strong-nodis-b100-t0": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0),
-                                         "transfer_layers": 0},
-            "add-strong-nodis-b100-noauto": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0, alpha=0.0)}}
+            "add-strong-nodis-b100": B100,
+            "add-frozen-nodis-b100": dict(B100, train_trunk=False),
+            **{f"add-strong-nodis-b100-a{a}": dict(B100, align_molecules=a) for a in (8, 16, 32)},
+            **{f"add-strong-nodis-b100-z{z}": dict(B100, latent_size=z) for z in (50, 100, 150, 200)},
+            "add-strong-nodis-b100-t0": dict(B100, transfer_layers=0),
+            "add-strong-nodis-b100-noauto": {"alignment": dict(B100["alignment"], alpha=0.0)}}
 
 
 class EpochStarts(L.Callback):

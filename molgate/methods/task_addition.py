@@ -226,9 +226,9 @@ class TaskAdditionModel(PropertyModel):
     def _normaliser(self) -> float:
         return pair_normaliser(self.frozen.n_tasks + 1, self.new.gate.weights.pair_reduction)
 
-    def _mapping_rows(self, u_old: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, float, Tensor]:
-        """The rows of ``(1/c_K) sum_a lambda[a, n] P[a, n]``: each frozen source's LF points of the
-        labelled molecules ``x [S, L, d_lf]``, their ratios, weight and the labelled mask; with
+    def _mapping_rows(self, u_old: Tensor, y: Tensor, mask: Tensor) -> tuple[Tensor, Tensor, Tensor, float]:
+        """What ``(1/c_K) sum_a lambda[a, n] P[a, n]`` runs on: each frozen source's LF points of the
+        labelled molecules ``x [S, L, d_lf]``, their labels ``[L]``, the ratios and weight; with
         ``map_sources`` S < K, S sources drawn on this step, weighted K / S (unbiased)."""
         k = u_old.shape[0]
         ratios = self.transfer_ratios[:k, k]
@@ -237,7 +237,7 @@ class TaskAdditionModel(PropertyModel):
             pick = torch.randperm(k, device=u_old.device)[:self.map_sources]
             u_old, ratios, weight = u_old[pick], ratios[pick], k / self.map_sources
         labelled = mask[:, 0]
-        return u_old[:, labelled], ratios, weight, labelled
+        return u_old[:, labelled], y[labelled, 0], ratios, weight
 
     def _mapping_term(self, mapped: Tensor, y: Tensor, ratios: Tensor, weight: float) -> Tensor:
         """The term from the new task's Head(Inverse) of :meth:`_mapping_rows` ``mapped [S, L]``
@@ -250,19 +250,13 @@ class TaskAdditionModel(PropertyModel):
         """``Head(z) [B, 1]``, ``Inverse(u)`` and ``Head(Inverse(x_map))`` (x_map ``[S, L, d_lf]``
         -> ``[S, L]``) in one Inverse and one Head call on the stacked rows **[ours]**: the same
         function as separate calls, in fewer and larger matmuls (speed)."""
-        new, b = self.new, z.shape[1]
-        rows = [] if x_map is None else [x_map.reshape(1, -1, x_map.shape[-1])]
-        if u is not None:
-            rows.insert(0, u)
-        z_rec = mapped_latent = None
-        if rows:
-            out = new.inverse(torch.cat(rows, dim=1) if len(rows) > 1 else rows[0])
-            z_rec = out[:, :u.shape[1]] if u is not None else None
-            mapped_latent = out[:, out.shape[1] - rows[-1].shape[1]:] if x_map is not None else None
-        heads_in = z if mapped_latent is None else torch.cat([z, mapped_latent], dim=1)
-        out = new.head(heads_in).squeeze(-1)  # [1, B (+ S L)]
-        mapped = None if x_map is None else out[0, b:].reshape(x_map.shape[:2])
-        return out[:, :b].transpose(0, 1), z_rec, mapped
+        new, b, n_u = self.new, z.shape[1], 0 if u is None else u.shape[1]
+        x = None if x_map is None else x_map.reshape(1, -1, x_map.shape[-1])
+        stacked = [t for t in (u, x) if t is not None]
+        inverted = new.inverse(torch.cat(stacked, dim=1)) if stacked else None  # [1, n_u (+ S L), d_z]
+        out = new.head(z if x is None else torch.cat([z, inverted[:, n_u:]], dim=1)).squeeze(-1)
+        mapped = None if x is None else out[0, b:].reshape(x_map.shape[:2])
+        return out[:, :b].transpose(0, 1), None if u is None else inverted[:, :n_u], mapped
 
     def _consistency_term(self, u_old: Tensor, u: Tensor) -> Tensor:
         """``(1/c_K) sum_a lambda[a, n] C[a, n]`` with ``C[a, n] = MSE(u_a, u_n) [/ Var(u_n)]``, by
@@ -300,7 +294,7 @@ class TaskAdditionModel(PropertyModel):
         aligned = z_rows if a == b else torch.cat([z_rows[:, :a], z_rows[:, b:]], dim=1)  # [1, A + M P, d_z]
         u, u_pert = split_rows(new.transfer(aligned), a, 0 if noise is None else noise.shape[0])
         u_old = u_old[:, :a]
-        mapping = self._mapping_rows(u_old, batch.mask[:a]) if "map" in active else None
+        mapping = self._mapping_rows(u_old, batch.y[:a], batch.mask[:a]) if "map" in active else None
         pred_new, z_rec, mapped = self._new_task_passes(z, u if "auto" in active else None,
                                                         None if mapping is None else mapping[0])
         pad = batch.y.new_zeros(batch.y.shape[0], self.frozen.n_tasks)
@@ -315,8 +309,7 @@ class TaskAdditionModel(PropertyModel):
         if "cons" in active:
             terms["cons"] = self._consistency_term(u_old, u)
         if mapping is not None:
-            _, ratios, weight, labelled = mapping
-            terms["map"] = self._mapping_term(mapped, batch.y[:a][labelled, 0], ratios, weight)
+            terms["map"] = self._mapping_term(mapped, *mapping[1:])
         if "dis" in active and noise is not None:
             terms["dis"] = self._distance_term(torch.cat([s_old, perturbation_distances(u, u_pert)]))
         return terms, {"reg": 1.0, **active}
