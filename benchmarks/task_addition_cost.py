@@ -31,9 +31,11 @@ model was trained. Each of the five small reference tasks is then learnt, on its
 Each run trains ``--epochs`` epochs (no early stop) through the real ``fit_model`` (Lightning,
 validation included); its epoch cost is the median wall time between consecutive epoch starts,
 the first epoch left out. ``steps`` times the bare training steps (forward, backward, Adam) of one
-epoch, without Lightning and validation, median of three. The machine is shared and noisy, so
-only ratios to the STL run of the same task and repeat are reported, with runs alternating in a
-rotating order; the table gives the median over tasks x repeats (>= 3 repeats).
+epoch, without Lightning and validation, median of three; ``step matmul FLOPs`` counts the
+matrix-multiply FLOPs of one such epoch (forward and backward, ``torch.utils.flop_counter``): where
+the time ratio follows it, the extra cost is arithmetic, not overhead. The machine is shared and
+noisy, so only ratios to the STL run of the same task and repeat are reported, with runs
+alternating in a rotating order; the table gives the median over tasks x repeats (>= 3 repeats).
 
     cd benchmarks && OMP_NUM_THREADS=1 ../.venv/bin/python task_addition_cost.py [--repeats 3]
 
@@ -50,6 +52,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from common import RESULTS, WORK, machine, suite_dir
 
@@ -136,6 +139,18 @@ def step_seconds(model, data: GraphDataset, batch_size: int = 64) -> float:
     return float(np.median(times[1:]))
 
 
+def step_flops(model, data: GraphDataset, batch_size: int = 64) -> float:
+    """Matrix-multiply FLOPs (forward and backward) of one epoch of training steps, counted by
+    ``torch.utils.flop_counter`` (matmuls only: gathers, scatters and elementwise work are left out)."""
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        for batch in make_loader(data, batch_size, shuffle=True, seed=0):
+            loss, _ = model.training_loss(batch)
+            loss.backward()
+    model.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
+
+
 def run_variant(variant: str, frozen, inputs, epochs: int, seed: int, work: Path) -> dict:
     train_graphs, y_train, val_graphs, y_val = inputs
     torch.manual_seed(seed)
@@ -155,8 +170,8 @@ def run_variant(variant: str, frozen, inputs, epochs: int, seed: int, work: Path
     fit = fit_model(model, train, val, work, settings, name=variant, callbacks=[timer])
     epoch_seconds = float(np.median(np.diff(timer.times)[1:]))
     return {"epoch_s": epoch_seconds, "fit_s_per_epoch": fit.seconds / fit.epochs_run,
-            "steps_s": step_seconds(model, train), "cache_s": cache_seconds, "epochs": fit.epochs_run,
-            "train_molecules": len(train)}
+            "steps_s": step_seconds(model, train), "matmul_flops": step_flops(model, train),
+            "cache_s": cache_seconds, "epochs": fit.epochs_run, "train_molecules": len(train)}
 
 
 def summarise(rows: list[dict]) -> dict:
@@ -169,24 +184,29 @@ def summarise(rows: list[dict]) -> dict:
             if not mine:
                 continue
             ratio = {key: [r[key] / stl[(r["task"], r["repeat"])][key] for r in mine]
-                     for key in ("epoch_s", "fit_s_per_epoch", "steps_s")}
+                     for key in ("epoch_s", "fit_s_per_epoch", "steps_s", "matmul_flops")
+                     if all(key in r for r in (*mine, *stl.values()))}
             cache = [r["cache_s"] / stl[(r["task"], r["repeat"])]["epoch_s"] for r in mine]
             summary[f"{frozen}/{variant}"] = {
                 "epoch_ratio_median": float(np.median(ratio["epoch_s"])),
                 "epoch_ratio_range": [float(min(ratio["epoch_s"])), float(max(ratio["epoch_s"]))],
                 "fit_per_epoch_ratio_median": float(np.median(ratio["fit_s_per_epoch"])),
                 "steps_ratio_median": float(np.median(ratio["steps_s"])),
+                "matmul_flops_ratio_median": (float(np.median(ratio["matmul_flops"])) if "matmul_flops" in ratio
+                                              else None),
                 "cache_in_stl_epochs_median": float(np.median(cache)), "n": len(mine)}
     return summary
 
 
 def table(summary: dict) -> str:
     lines = ["| frozen / variant | epoch / STL epoch (median, range) | fit s per epoch / STL | "
-             "training steps / STL | one-off cache, in STL epochs | n |", "|---|---|---|---|---|---|"]
+             "training steps / STL | step matmul FLOPs / STL | one-off cache, in STL epochs | n |",
+             "|---|---|---|---|---|---|---|"]
     for name, s in summary.items():
         lo, hi = s["epoch_ratio_range"]
+        flops = "-" if s.get("matmul_flops_ratio_median") is None else f"{s['matmul_flops_ratio_median']:.2f}"
         lines.append(f"| {name} | {s['epoch_ratio_median']:.2f} ({lo:.2f}-{hi:.2f}) | "
-                     f"{s['fit_per_epoch_ratio_median']:.2f} | {s['steps_ratio_median']:.2f} | "
+                     f"{s['fit_per_epoch_ratio_median']:.2f} | {s['steps_ratio_median']:.2f} | {flops} | "
                      f"{s['cache_in_stl_epochs_median']:.2f} | {s['n']} |")
     return "\n".join(lines)
 
