@@ -14,12 +14,13 @@ Pre-training sets (``--pretraining``):
 Methods, per (pre-training set, seed, small task), all with the same epochs and patience:
 
 * ``add-task``: ``api.add_task`` on the frozen pre-trained GATE, with the settings its results were
-  run with (every molecule perturbed, 5 mapping sources per step);
+  run with (every molecule perturbed, 5 mapping sources per step, the pre-trained model's loss
+  settings);
 * ``add-task-frozen-trunk``: the same with the new task's copy of the trunk kept at the pre-trained
   weights (``train_trunk=False``: its embeddings are cached);
 * ``add-task-fast``: ``add-task`` with 16 perturbed molecules per batch and one mapping source per
   step (:data:`ADD_TASK_OPTIONS`; both [ours], unbiased or consistent estimates of the same terms;
-  the defaults since);
+  the defaults since, the loss settings then the model's);
 * ``add-task-corr``: ``add-task-fast`` with each frozen source's ratio following how its prediction
   correlates with the new labels (``source_weights="correlation"``, [ours]);
 * ``add-task-strong``: ``add-task-fast`` with the strong raw terms under which the alignment beats
@@ -109,10 +110,14 @@ COMMON = dict(epochs=EPOCHS, patience=PATIENCE, progress=False)
 NODIS_BETAS = (("", 30.0), ("-b10", 10.0), ("-b100", 100.0))
 #: ``api.add_task`` settings per method, pinned so a later change of the defaults leaves each
 #: method's meaning (and its committed results) as they were
-ADD_TASK_OPTIONS = {"add-task": dict(perturb_molecules=None, map_sources=5),
-                    "add-task-frozen-trunk": dict(perturb_molecules=None, map_sources=5, train_trunk=False),
-                    "add-task-fast": dict(perturb_molecules=16, map_sources=1),
-                    "add-task-corr": dict(perturb_molecules=16, map_sources=1, source_weights="correlation"),
+#: (the first four keep the pre-trained model's loss settings, the add-task default when they ran)
+MODEL_ALIGNMENT = dict(alignment_defaults="model")
+ADD_TASK_OPTIONS = {"add-task": dict(perturb_molecules=None, map_sources=5, **MODEL_ALIGNMENT),
+                    "add-task-frozen-trunk": dict(perturb_molecules=None, map_sources=5, train_trunk=False,
+                                                  **MODEL_ALIGNMENT),
+                    "add-task-fast": dict(perturb_molecules=16, map_sources=1, **MODEL_ALIGNMENT),
+                    "add-task-corr": dict(perturb_molecules=16, map_sources=1, source_weights="correlation",
+                                          **MODEL_ALIGNMENT),
                     "add-task-strong": dict(perturb_molecules=16, map_sources=1,
                                             alignment=STRONG_ALIGNMENT),
                     **{f"add-task-{kind}-nodis{suffix}": dict(perturb_molecules=16, map_sources=1,

@@ -8,8 +8,9 @@ model was trained. Each of the five small reference tasks is then learnt, on its
 (seed 0, training labels capped at 500 as in ``task_addition.py``, validation whole), by
 
 * ``stl``: a single-task D-MPNN (what ``molgate train --method stl`` fits for one task);
-* ``add``: ``add-task`` at its defaults (perturbation bank, frozen views cached, one mapping source
-  per step, 16 perturbed molecules per batch, no diagnostics);
+* ``add``: ``add-task`` at its defaults before beta 100 (the pre-trained model's loss settings,
+  ``alignment_defaults="model"``, as in every variant without its own; perturbation bank, frozen
+  views cached, one mapping source per step, 16 perturbed molecules per batch, no diagnostics);
 * ``add-p-all-map5``: the previous defaults (every molecule perturbed, 5 mapping sources);
 * ``add-all-sources``: every frozen source in the mapping term on every step (exact);
 * ``add-map1``: one mapping source per step, every molecule perturbed;
@@ -74,10 +75,13 @@ CAP = 500
 OUT = WORK / "task_addition_cost"
 #: the strong raw terms, no distance term, beta 100: the base of every one-change ``b100`` variant
 B100 = {"alignment": dict(STRONG_ALIGNMENT, delta=0.0, beta=100.0)}
-VARIANTS = {"add": {}, "add-p-all-map5": {"perturb_molecules": None, "map_sources": 5},
-            "add-all-sources": {"map_sources": None}, "add-map1": {"map_sources": 1, "perturb_molecules": None},
-            "add-frozen-trunk": {"train_trunk": False}, "add+diag": {"diagnostics": True},
-            "add-old": {"perturbations": "per_step", "map_sources": None, "diagnostics": True},
+#: the variants measured before ``beta 100`` became the default keep the pre-trained model's loss settings
+MODEL = {"alignment_defaults": "model"}
+VARIANTS = {"add": MODEL, "add-p-all-map5": {"perturb_molecules": None, "map_sources": 5, **MODEL},
+            "add-all-sources": {"map_sources": None, **MODEL},
+            "add-map1": {"map_sources": 1, "perturb_molecules": None, **MODEL},
+            "add-frozen-trunk": {"train_trunk": False, **MODEL}, "add+diag": {"diagnostics": True, **MODEL},
+            "add-old": {"perturbations": "per_step", "map_sources": None, "diagnostics": True, **MODEL},
             "add-strong-nodis": {"alignment": dict(STRONG_ALIGNMENT, delta=0.0)},
             "add-strong-nodis-b100": B100,
             "add-frozen-nodis-b100": dict(B100, train_trunk=False),

@@ -49,7 +49,8 @@ def main() -> int:
             out = WORK / "task_addition_diagnostics" / f"{task}_{'trained' if train_trunk else 'frozen'}_trunk_{a.alignment}"
             api.add_task(pretrained, DATA / f"{task}.csv", task, out, split_file=split_file, seed=a.seed,
                          epochs=a.epochs, patience=6, progress=False, diagnostics=True,
-                         train_trunk=train_trunk, overwrite=True, alignment=alignment)
+                         train_trunk=train_trunk, overwrite=True, alignment=alignment,
+                         alignment_defaults="model")
             metrics = pd.read_csv(next(out.rglob("metrics.csv")))
             cols = [c for c in metrics.columns if c.startswith("diag_") and c.endswith(("_value", "_share"))]
             rmse = api.evaluate(out, plots=False)[task]["rmse"]

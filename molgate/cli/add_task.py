@@ -24,7 +24,7 @@ def cmd_add_task(a: argparse.Namespace) -> int:
                           perturb_molecules=a.perturb_molecules or None, train_trunk=not a.freeze_trunk,
                           source_weights=a.source_weights, alignment=alignment_overrides(a),
                           align_molecules=a.align_molecules or None, latent_size=a.latent_size or None,
-                          transfer_layers=a.transfer_layers)
+                          transfer_layers=a.transfer_layers, alignment_defaults=a.alignment_defaults)
     print(f"task '{a.target}' added: model saved to {result.model_dir} ({result.seconds:.1f} s "
           f"training, {result.cache_seconds:.1f} s caching the frozen model); {a.model} is unchanged")
     if a.evaluate:
@@ -33,7 +33,7 @@ def cmd_add_task(a: argparse.Namespace) -> int:
 
 
 def alignment_overrides(a: argparse.Namespace) -> dict:
-    """The loss settings given on the command line (the rest stay the pre-trained model's)."""
+    """The loss settings given on the command line (the rest stay those of ``--alignment-defaults``)."""
     given = {"alpha": a.alpha, "beta": a.beta, "gamma": a.gamma, "delta": a.delta, "form": a.alignment_form}
     return {k: v for k, v in given.items() if v is not None}
 
@@ -75,7 +75,10 @@ def register(sub) -> None:
                         "model's; 0: affine, cheaper)")
     p.add_argument("--source-weights", choices=["uniform", "correlation"], default="uniform",
                    help="[ours] correlation: weight each frozen source by how its prediction correlates with the new labels")
-    g = p.add_argument_group("the new task's alignment terms (default: the pre-trained model's settings)")
+    g = p.add_argument_group("the new task's alignment terms (each replaces one of --alignment-defaults)")
+    g.add_argument("--alignment-defaults", choices=["addition", "model"], default="addition",
+                   help="[ours] addition (default): raw form, alpha = gamma = 1, beta = 100, delta = 0, chosen "
+                        "on the task-addition benchmark; model: the pre-trained model's own settings")
     for name, term in (("alpha", "auto-encoding"), ("beta", "consistency"), ("gamma", "mapping"), ("delta", "distance")):
         g.add_argument(f"--{name}", type=non_negative_float, default=None, help=f"weight of the {term} loss")
     g.add_argument("--alignment-form", choices=["scale_free", "raw"], default=None,

@@ -14,7 +14,7 @@ import torch
 from molgate.cli.main import main
 from molgate.errors import InputError
 from molgate.estimator import PropertyRegressor
-from molgate.jobs.add_task import MAP_SOURCES, PERTURB_MOLECULES, add_task
+from molgate.jobs.add_task import ADD_TASK_ALIGNMENT, MAP_SOURCES, PERTURB_MOLECULES, add_task
 from molgate.jobs.train import train
 from molgate.methods import GateConfig
 
@@ -70,14 +70,19 @@ def test_a_task_already_in_the_model_is_a_one_line_error(gate_model, two_task_cs
 
 
 def test_the_saved_model_records_how_the_task_was_added(gate_model, new_csv, tmp_path):
-    default = add_task(gate_model, new_csv, "shifted", tmp_path / "bank", epochs=1, progress=False)
+    # the model's own settings have a distance term: the perturbation bank, or fresh draws per step
+    bank = add_task(gate_model, new_csv, "shifted", tmp_path / "bank", epochs=1, progress=False,
+                    alignment_defaults="model")
     old = add_task(gate_model, new_csv, "shifted", tmp_path / "per-step", epochs=1, progress=False,
-                   perturbations="per_step", map_sources=None, perturb_molecules=None)
-    info = [json.loads((r.model_dir / "config.json").read_text())["added_tasks"][-1] for r in (default, old)]
+                   perturbations="per_step", map_sources=None, perturb_molecules=None, alignment_defaults="model")
+    # the default has none: the frozen tasks' LF points are all the frozen side it needs
+    default = add_task(gate_model, new_csv, "shifted", tmp_path / "default", epochs=1, progress=False)
+    info = [json.loads((r.model_dir / "config.json").read_text())["added_tasks"][-1] for r in (bank, old, default)]
     assert (info[0]["context"], info[0]["perturbations"], info[0]["map_sources"]) == ("bank", "bank", MAP_SOURCES)
     assert (info[1]["context"], info[1]["perturbations"], info[1]["map_sources"]) == ("trunk", "per_step", None)
     assert (info[0]["perturb_molecules"], info[1]["perturb_molecules"]) == (PERTURB_MOLECULES, None)
-    assert default.cache_seconds > 0
+    assert (info[2]["context"], info[2]["alignment_defaults"], info[0]["alignment_defaults"]) == ("lf", "addition", "model")
+    assert bank.cache_seconds > 0 and default.cache_seconds > 0
 
 
 @pytest.mark.parametrize("option, message", [({"perturbations": "fresh"}, "perturbations must be"),
@@ -85,11 +90,12 @@ def test_the_saved_model_records_how_the_task_was_added(gate_model, new_csv, tmp
                                              ({"perturb_molecules": 0}, "perturb_molecules must be"),
                                              ({"align_molecules": 0}, "align_molecules must be"),
                                              ({"init_encoder": "source"}, "init_encoder must be one of"),
-                                             ({"align_molecules": 8}, "at least the perturbed molecules"),
+                                             ({"align_molecules": 8, "alignment_defaults": "model"}, "at least the perturbed molecules"),
                                              ({"source_weights": "learned"}, "source_weights must be"),
                                              ({"alignment": {"zeta": 1.0}}, "unknown setting"),
                                              ({"alignment": {"beta": -1.0}}, "beta must be a number >= 0"),
-                                             ({"alignment": {"form": "log"}}, "alignment: form")])
+                                             ({"alignment": {"form": "log"}}, "alignment: form"),
+                                             ({"alignment_defaults": "tuned"}, "alignment_defaults must be")])
 def test_bad_options_are_refused_before_any_work(gate_model, new_csv, tmp_path, option, message):
     with pytest.raises(InputError, match=message):
         add_task(gate_model, new_csv, "shifted", tmp_path / "x", progress=False, **option)
@@ -132,8 +138,8 @@ def test_correlation_source_weights_are_recorded_and_average_one(gate_model, new
 def test_cli_alignment_options_replace_only_the_given_settings(gate_model, new_csv, tmp_path):
     out = tmp_path / "strong"
     assert main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
-                 "--out", str(out), "--alignment-form", "raw", "--beta", "30", "--delta", "1e4",
-                 "--epochs", "1", "--batch-size", "32", "--no-progress"]) == 0
+                 "--out", str(out), "--alignment-defaults", "model", "--alignment-form", "raw", "--beta", "30",
+                 "--delta", "1e4", "--epochs", "1", "--batch-size", "32", "--no-progress"]) == 0
     config = json.loads((out / "config.json").read_text())
     base, added = config["base"]["gate"]["weights"], config["added"][-1]["gate"]["weights"]
     assert (added["form"], added["beta"], added["delta"]) == ("raw", 30.0, 1e4)
@@ -143,6 +149,26 @@ def test_cli_alignment_options_replace_only_the_given_settings(gate_model, new_c
     with pytest.raises(SystemExit):
         main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
               "--out", str(tmp_path / "bad"), "--beta", "-1"])
+
+
+def test_the_default_alignment_is_the_benchmarked_one_and_options_replace_its_settings(gate_model, new_csv, tmp_path):
+    out = tmp_path / "default"
+    assert main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
+                 "--out", str(out), "--epochs", "1", "--batch-size", "32", "--no-progress"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    base, added = config["base"]["gate"]["weights"], config["added"][-1]["gate"]["weights"]
+    assert {k: added[k] for k in ADD_TASK_ALIGNMENT} == ADD_TASK_ALIGNMENT
+    assert ADD_TASK_ALIGNMENT == {"form": "raw", "alpha": 1.0, "beta": 100.0, "gamma": 1.0, "delta": 0.0}
+    assert base["form"] == "scale_free" and base["beta"] == 0.03  # the pre-trained part is unchanged
+    assert config["added_tasks"][-1]["alignment_defaults"] == "addition"
+    out = tmp_path / "beta30"
+    assert main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
+                 "--out", str(out), "--beta", "30", "--epochs", "1", "--batch-size", "32", "--no-progress"]) == 0
+    added = json.loads((out / "config.json").read_text())["added"][-1]["gate"]["weights"]
+    assert {k: added[k] for k in ADD_TASK_ALIGNMENT} == dict(ADD_TASK_ALIGNMENT, beta=30.0)
+    with pytest.raises(SystemExit):
+        main(["add-task", "--model", str(gate_model), "--data", str(new_csv), "--target", "shifted",
+              "--out", str(tmp_path / "bad"), "--alignment-defaults", "tuned"])
 
 
 def test_a_narrower_new_latent_is_saved_reloaded_and_leaves_the_old_tasks_alone(gate_model, new_csv, tmp_path, freesolv):
