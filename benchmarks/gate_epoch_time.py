@@ -21,7 +21,7 @@ Targets: time about linear in K (K=40 under 5x K=10); the
 default GATE at most 4x MTL per epoch at K = 10 (issue 17).
 
     OMP_NUM_THREADS=1 python benchmarks/gate_epoch_time.py [--ks 10] [--data main-job] [--repeats 3] \\
-        [--methods mtl gate-trunk] [--name gate_epoch_time_k10]
+        [--methods mtl gate-trunk] [--name gate_epoch_time_k10] [--flops]
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ import time
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from common import RESULTS, reference10_split, suite_dir, write_result
 from molgate.data.splits import load_split
@@ -78,6 +79,19 @@ def one_epoch(model, opt, loader) -> float:
         loss.backward()
         opt.step()
     return time.perf_counter() - start
+
+
+def epoch_matmul_flops(model, loader) -> float:
+    """Matrix-multiply FLOPs of one epoch's forward and backward passes (``torch.utils.flop_counter``;
+    gathers, scatters and elementwise work left out): where the time ratio follows it, a method's
+    extra cost is arithmetic, not overhead."""
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        for batch in loader:
+            loss, _ = model.training_loss(batch)
+            loss.backward()
+    model.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())
 
 
 def build(method: str, k: int):
@@ -138,6 +152,7 @@ def main() -> int:
     p.add_argument("--methods", nargs="+", default=["mtl", "gate-trunk", "gate-separate"],
                    choices=["mtl", *VARIANTS])
     p.add_argument("--name", default="gate_epoch_time", help="results/<name>.json")
+    p.add_argument("--flops", action="store_true", help="also count each method's matmul FLOPs per epoch")
     a = p.parse_args()
     repeats = a.epochs or a.repeats
     graphs, labels, tasks = load_data(a.data, a.molecules)
@@ -157,8 +172,9 @@ def main() -> int:
         loader = make_loader(GraphDataset(graphs, y), 64, shuffle=True, seed=0)
         for m, times in alternating_epochs(a.methods, k, loader, a.warmup, repeats).items():
             sec = statistics.median(times)
+            flops = {"matmul_flops_per_epoch": epoch_matmul_flops(build(m, k), loader)} if a.flops else {}
             rows.append({"K": k, "method": m, "seconds_per_epoch": sec, "epoch_seconds": times,
-                         "molecules_per_second": len(graphs) / sec})
+                         "molecules_per_second": len(graphs) / sec, **flops})
         partial.parent.mkdir(parents=True, exist_ok=True)
         partial.write_text(json.dumps(rows))
     table = pd.DataFrame(rows).pivot(index="K", columns="method", values="seconds_per_epoch")
@@ -169,6 +185,12 @@ def main() -> int:
           f"hidden/latent/LF 300, M=4, {torch.get_num_threads()} thread(s), load average "
           f"{load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}")
     print(table.to_string(float_format=lambda v: f"{v:.2f}"))
+    if a.flops:
+        flops = pd.DataFrame(rows).pivot(index="K", columns="method", values="matmul_flops_per_epoch")
+        if "mtl" in flops.columns:
+            flops = flops.div(flops["mtl"], axis=0)
+        print("matmul FLOPs per epoch" + (" / MTL's" if "mtl" in flops.columns else "") + ":")
+        print(flops.to_string(float_format=lambda v: f"{v:.2f}"))
     summary = {}
     if 10 in table.index and 40 in table.index:
         for m in a.methods:
