@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -218,3 +219,10 @@ def test_related_initialisation_records_the_frozen_task_it_started_from(gate_mod
     assert info["init_encoder"] == "related" and info["init_source"] in ("freesolv", "doubled")
     default = add_task(gate_model, new_csv, "shifted", tmp_path / "plain", epochs=1, progress=False).model_dir
     assert json.loads((default / "config.json").read_text())["added_tasks"][-1]["init_source"] is None
+
+
+def test_an_addition_does_not_warn_about_its_frozen_parts_being_in_eval_mode(gate_model, new_csv, tmp_path):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        add_task(gate_model, new_csv, "shifted", tmp_path / "quiet", epochs=1, batch_size=32, progress=False)
+    assert not [w for w in caught if "eval mode" in str(w.message)]
