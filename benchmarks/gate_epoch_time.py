@@ -60,6 +60,7 @@ VARIANTS = {
     "gate-trunk-p16-map3": ("trunk", {"perturb_molecules": 16}, {"map_sources": 3}),
     "gate-trunk-p16-map1": ("trunk", {"perturb_molecules": 16}, {"map_sources": 1}),
     "gate-trunk-p8-map1": ("trunk", {"perturb_molecules": 8}, {"map_sources": 1}),
+    "gate-trunk-nodis-map1": ("trunk", {}, {"use_dis": False, "map_sources": 1}),
     "gate-trunk-noalign": ("trunk", {}, {"use_auto": False, "use_cons": False, "use_map": False, "use_dis": False}),
 }
 
@@ -94,14 +95,22 @@ def epoch_matmul_flops(model, loader) -> float:
     return float(counter.get_total_flops())
 
 
-def build(method: str, k: int):
+def build(method: str, k: int, without: str | None = None):
+    """``method``'s model for K = ``k`` tasks; ``without`` (``auto``, ``cons``, ``map`` or ``dis``):
+    that alignment term off, for what it alone costs."""
     torch.manual_seed(0)
     d_v, d_e = feature_dims()
     if method == "mtl":
         return build_model("mtl", k, d_v, d_e, EncoderConfig(), {})
     sharing, gate, weights = VARIANTS[method]
+    weights = dict(weights, **({f"use_{without}": False} if without else {}))
     config = GateConfig(sharing=sharing, weights=GateLossWeights(**weights), **gate)
     return build_model("gate", k, d_v, d_e, EncoderConfig(), {"gate": config.to_dict()})
+
+
+def flops_without_each_term(method: str, k: int, loader) -> dict[str, float]:
+    """Matmul FLOPs per epoch of ``method`` with each alignment term off in turn."""
+    return {term: epoch_matmul_flops(build(method, k, term), loader) for term in ("auto", "cons", "map", "dis")}
 
 
 def alternating_epochs(methods: list[str], k: int, loader, warmup: int, repeats: int) -> dict[str, list[float]]:
@@ -152,7 +161,8 @@ def main() -> int:
     p.add_argument("--methods", nargs="+", default=["mtl", "gate-trunk", "gate-separate"],
                    choices=["mtl", *VARIANTS])
     p.add_argument("--name", default="gate_epoch_time", help="results/<name>.json")
-    p.add_argument("--flops", action="store_true", help="also count each method's matmul FLOPs per epoch")
+    p.add_argument("--flops", action="store_true",
+                   help="also count each method's matmul FLOPs per epoch, and a GATE's with each term off")
     a = p.parse_args()
     repeats = a.epochs or a.repeats
     graphs, labels, tasks = load_data(a.data, a.molecules)
@@ -173,6 +183,8 @@ def main() -> int:
         for m, times in alternating_epochs(a.methods, k, loader, a.warmup, repeats).items():
             sec = statistics.median(times)
             flops = {"matmul_flops_per_epoch": epoch_matmul_flops(build(m, k), loader)} if a.flops else {}
+            if a.flops and m != "mtl":
+                flops["matmul_flops_per_epoch_without"] = flops_without_each_term(m, k, loader)
             rows.append({"K": k, "method": m, "seconds_per_epoch": sec, "epoch_seconds": times,
                          "molecules_per_second": len(graphs) / sec, **flops})
         partial.parent.mkdir(parents=True, exist_ok=True)
@@ -191,6 +203,11 @@ def main() -> int:
             flops = flops.div(flops["mtl"], axis=0)
         print("matmul FLOPs per epoch" + (" / MTL's" if "mtl" in flops.columns else "") + ":")
         print(flops.to_string(float_format=lambda v: f"{v:.2f}"))
+        mtl = {r["K"]: r["matmul_flops_per_epoch"] for r in rows if r["method"] == "mtl"}
+        for r in rows:
+            if "matmul_flops_per_epoch_without" in r and r["K"] in mtl:
+                print(f"K={r['K']} {r['method']} FLOPs / MTL's with one term off: " + ", ".join(
+                    f"{t} {v / mtl[r['K']]:.2f}" for t, v in r["matmul_flops_per_epoch_without"].items()))
     summary = {}
     if 10 in table.index and 40 in table.index:
         for m in a.methods:
