@@ -109,7 +109,9 @@ class BenchmarkConfig:
             saved = json.loads(path.read_text())
             if isinstance(saved.get("gate"), dict):  # fields added since are filled with their defaults
                 saved["gate"] = json.loads(json.dumps(GateConfig(**saved["gate"]).to_dict()))
-            keys = ("max_per_task", "epochs", "patience", "hidden_size", "batch_size", "gate", "data")
+            keys = ["max_per_task", "epochs", "patience", "hidden_size", "batch_size", "data"]
+            if any(m.startswith("gate") for m in saved.get("methods", [])):  # GATE's settings bind GATE runs only
+                keys.append("gate")
             diff = [k for k in keys if saved.get(k) != json.loads(json.dumps(mine[k]))]
             if diff:
                 raise ValueError(f"{out} holds a benchmark with other settings ({', '.join(diff)}); "

@@ -12,6 +12,7 @@ from molgate.benchmark.plan import BenchmarkConfig, Job, expand_methods
 from molgate.benchmark.report import ablation_lines, improvement_over_stl, paired_tests, ranks, results_frame
 from molgate.cli.main import main
 from molgate.data.splits import load_split
+from molgate.methods import GateConfig
 from molgate.data.table import read_table
 
 
@@ -210,6 +211,18 @@ def test_settings_saved_before_a_new_gate_field_still_match(tmp_path):
     BenchmarkConfig.quick().save_or_check(tmp_path)  # same settings: accepted
     with pytest.raises(ValueError, match="other settings"):
         BenchmarkConfig.quick(epochs=5).save_or_check(tmp_path)
+
+
+def test_gate_settings_bind_a_folder_only_once_it_holds_gate_runs(tmp_path):
+    other_gate = GateConfig(latent_size=16, lf_size=16, perturb_count=2)
+    BenchmarkConfig.quick(methods=("mtl", "stl")).save_or_check(tmp_path)
+    BenchmarkConfig.quick(methods=("gate",), gate=other_gate).save_or_check(tmp_path)  # no GATE run yet: accepted
+    saved = json.loads((tmp_path / "benchmark.json").read_text())
+    assert saved["gate"]["latent_size"] == 16 and set(saved["methods"]) == {"mtl", "stl", "gate"}
+    with pytest.raises(ValueError, match="other settings \\(gate\\)"):
+        BenchmarkConfig.quick(methods=("mtl",)).save_or_check(tmp_path)  # the folder now holds GATE runs
+    with pytest.raises(ValueError, match="other settings \\(epochs\\)"):
+        BenchmarkConfig.quick(methods=("mtl",), epochs=5, gate=other_gate).save_or_check(tmp_path)
 
 
 @pytest.mark.parametrize("gate_factor, verdict", [(1.1, "measurably worse"), (0.9, None)])
