@@ -247,7 +247,8 @@ def main() -> None:
     summary = summarise(rows)
     text = table(summary)
     (RESULTS / f"{args.name}.json").write_text(json.dumps({
-        "machine": machine(), "command": f"cd benchmarks && OMP_NUM_THREADS={torch.get_num_threads()} ../.venv/bin/python "
+        "machine": machine(),
+        "command": f"cd benchmarks && OMP_NUM_THREADS={torch.get_num_threads()} ../.venv/bin/python "
         f"task_addition_cost.py --repeats {args.repeats} --epochs {args.epochs} --frozen {' '.join(args.frozen)} "
         f"--variants {' '.join(args.variants)} --name {args.name}",
         "settings": {"large": LARGE, "small": args.tasks, "cap": CAP, "epochs": args.epochs,

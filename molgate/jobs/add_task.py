@@ -113,14 +113,16 @@ def prepare_addition(frozen: GATEModel | ExtendedGATEModel, train_graphs, y_trai
     trunk model, a separate one perturbs every molecule), the frozen context of its training
     molecules, the training view with its scaler fitted on ``y_train`` ``[n, 1]``, and the
     standardised datasets (only the training set carries the context). ``alignment``: see
-    :func:`alignment_weights` (with ``alignment_defaults``); ``align_molecules``: see :class:`TaskAdditionModel`; ``latent_size``:
-    the new part's own latent width (None: the pre-trained model's; its LF frame is always the
-    model's); ``transfer_layers``: the hidden layers of its Transfer and Inverse (None: the model's)."""
+    :func:`alignment_weights` (with ``alignment_defaults``); ``align_molecules``: see
+    :class:`TaskAdditionModel`; ``latent_size``: the new part's own latent width (None: the
+    pre-trained model's; its LF frame is always the model's); ``transfer_layers``: the hidden layers
+    of its Transfer and Inverse (None: the model's)."""
     base = gate_parts(frozen)[0].gate
     if any(p.gate.perturb_at != "input" for p in gate_parts(frozen)):
         raise InputError(MOLECULE_PERTURBATIONS_UNSUPPORTED)
     gate = replace(base, perturb_molecules=perturb_molecules if base.sharing == "trunk" else None,
-                   weights=alignment_weights(base.weights, alignment, alignment_defaults), latent_size=latent_size or base.latent_size,
+                   weights=alignment_weights(base.weights, alignment, alignment_defaults),
+                   latent_size=latent_size or base.latent_size,
                    transfer_layers=base.transfer_layers if transfer_layers is None else transfer_layers)
     try:
         check_align_molecules(align_molecules, gate)
