@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 ROOT = Path(__file__).resolve().parent
 WORK = ROOT / "work"  # ignored by git: suite builds, model directories
@@ -52,3 +53,16 @@ def reference10_split(name: str, seed: int = 0, cap: int | None = 1500, kind: st
         split = cap_train_per_task(table, make_split(table, kind, seed), cap, seed)
         save_split(split, table, split_file)
     return data, split_file, work
+
+
+def epoch_matmul_flops(model, loader) -> float:
+    """Matrix-multiply FLOPs of one epoch's forward and backward passes over ``loader``
+    (``torch.utils.flop_counter``; gathers, scatters and elementwise work left out): where a time
+    ratio follows it, the extra cost is arithmetic, not overhead."""
+    model.train()
+    with FlopCounterMode(display=False) as counter:
+        for batch in loader:
+            loss, _ = model.training_loss(batch)
+            loss.backward()
+    model.zero_grad(set_to_none=True)
+    return float(counter.get_total_flops())

@@ -36,9 +36,8 @@ import time
 import numpy as np
 import pandas as pd
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-from common import RESULTS, reference10_split, suite_dir, write_result
+from common import RESULTS, epoch_matmul_flops, reference10_split, suite_dir, write_result
 from molgate.data.splits import load_split
 from molgate.data.table import read_table
 from molgate.featurize.batching import GraphDataset, make_loader
@@ -80,19 +79,6 @@ def one_epoch(model, opt, loader) -> float:
         loss.backward()
         opt.step()
     return time.perf_counter() - start
-
-
-def epoch_matmul_flops(model, loader) -> float:
-    """Matrix-multiply FLOPs of one epoch's forward and backward passes (``torch.utils.flop_counter``;
-    gathers, scatters and elementwise work left out): where the time ratio follows it, a method's
-    extra cost is arithmetic, not overhead."""
-    model.train()
-    with FlopCounterMode(display=False) as counter:
-        for batch in loader:
-            loss, _ = model.training_loss(batch)
-            loss.backward()
-    model.zero_grad(set_to_none=True)
-    return float(counter.get_total_flops())
 
 
 def build(method: str, k: int, without: str | None = None):

@@ -53,9 +53,8 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-from common import RESULTS, WORK, machine, suite_dir
+from common import RESULTS, WORK, epoch_matmul_flops, machine, suite_dir
 
 from molgate import api
 from molgate.benchmark.plan import STRONG_ALIGNMENT
@@ -143,18 +142,6 @@ def step_seconds(model, data: GraphDataset, batch_size: int = 64) -> float:
     return float(np.median(times[1:]))
 
 
-def step_flops(model, data: GraphDataset, batch_size: int = 64) -> float:
-    """Matrix-multiply FLOPs (forward and backward) of one epoch of training steps, counted by
-    ``torch.utils.flop_counter`` (matmuls only: gathers, scatters and elementwise work are left out)."""
-    model.train()
-    with FlopCounterMode(display=False) as counter:
-        for batch in make_loader(data, batch_size, shuffle=True, seed=0):
-            loss, _ = model.training_loss(batch)
-            loss.backward()
-    model.zero_grad(set_to_none=True)
-    return float(counter.get_total_flops())
-
-
 def run_variant(variant: str, frozen, inputs, epochs: int, seed: int, work: Path) -> dict:
     train_graphs, y_train, val_graphs, y_val = inputs
     torch.manual_seed(seed)
@@ -173,8 +160,9 @@ def run_variant(variant: str, frozen, inputs, epochs: int, seed: int, work: Path
     settings = TrainSettings(epochs=epochs, patience=epochs, seed=seed, progress=False)
     fit = fit_model(model, train, val, work, settings, name=variant, callbacks=[timer])
     epoch_seconds = float(np.median(np.diff(timer.times)[1:]))
+    flops = epoch_matmul_flops(model, make_loader(train, 64, shuffle=True, seed=0))  # one epoch of steps
     return {"epoch_s": epoch_seconds, "fit_s_per_epoch": fit.seconds / fit.epochs_run,
-            "steps_s": step_seconds(model, train), "matmul_flops": step_flops(model, train),
+            "steps_s": step_seconds(model, train), "matmul_flops": flops,
             "cache_s": cache_seconds, "epochs": fit.epochs_run, "train_molecules": len(train)}
 
 

@@ -35,6 +35,9 @@ class PropertyModel(nn.Module):
     """Base class: subclasses define ``forward(bmg) -> [B, K]`` in standardised units."""
 
     method: str = ""
+    #: modules kept in eval mode while the rest trains (a task addition's frozen parts): fit_model
+    #: then does not pass on Lightning's warning about them
+    keeps_parts_in_eval: bool = False
 
     def __init__(self, n_tasks: int, d_v: int, d_e: int, config: EncoderConfig):
         super().__init__()

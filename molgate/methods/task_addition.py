@@ -131,6 +131,7 @@ class TaskAdditionModel(PropertyModel):
     """
 
     method = "gate-task-addition"
+    keeps_parts_in_eval = True
 
     def __init__(self, frozen: GATEModel | ExtendedGATEModel, new: GATEModel, context_kind: str = "trunk",
                  frozen_scales: Tensor | None = None, map_sources: int | None = None,

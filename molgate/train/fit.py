@@ -61,7 +61,7 @@ def fit_model(model: PropertyModel, train: GraphDataset, val: GraphDataset, out_
         warnings.filterwarnings("ignore", ".*does not have many workers.*")
         warnings.filterwarnings("ignore", ".*smaller than the logging interval.*")
         warnings.filterwarnings("ignore", ".*treespec.*")
-        if getattr(model, "frozen", None) is not None:  # a task addition's frozen parts stay in eval mode on purpose
+        if model.keeps_parts_in_eval:
             warnings.filterwarnings("ignore", r".*module\(s\) in eval mode at the start of training.*")
         trainer.fit(module, train_loader, val_loader)
     seconds = time.perf_counter() - start
