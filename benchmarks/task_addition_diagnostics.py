@@ -10,6 +10,8 @@ of every term's value and share, and the test RMSE.
     cd benchmarks && ../.venv/bin/python task_addition_diagnostics.py
     cd benchmarks && ../.venv/bin/python task_addition_diagnostics.py --alignment strong --trunks trained \
         --name diagnostics_strong
+    cd benchmarks && ../.venv/bin/python task_addition_diagnostics.py --alignment addition --trunks trained \
+        --name diagnostics_addition      # add-task's own default (beta 100, no distance term)
 """
 
 from __future__ import annotations
@@ -36,8 +38,9 @@ def main() -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--name", default="diagnostics", help="results/task_addition_v2/<name>.json")
-    p.add_argument("--alignment", choices=["default", "strong"], default="default",
-                   help="strong: the alignment trial's raw weights (benchmark method add-task-strong)")
+    p.add_argument("--alignment", choices=["default", "strong", "addition"], default="default",
+                   help="default: the pre-trained model's settings; strong: the alignment trial's raw "
+                        "weights (benchmark method add-task-strong); addition: add-task's own default")
     p.add_argument("--trunks", nargs="+", choices=["trained", "frozen"], default=["trained", "frozen"])
     a = p.parse_args()
     alignment = STRONG_ALIGNMENT if a.alignment == "strong" else None
@@ -50,7 +53,7 @@ def main() -> int:
             api.add_task(pretrained, DATA / f"{task}.csv", task, out, split_file=split_file, seed=a.seed,
                          epochs=a.epochs, patience=6, progress=False, diagnostics=True,
                          train_trunk=train_trunk, overwrite=True, alignment=alignment,
-                         alignment_defaults="model")
+                         alignment_defaults="addition" if a.alignment == "addition" else "model")
             metrics = pd.read_csv(next(out.rglob("metrics.csv")))
             cols = [c for c in metrics.columns if c.startswith("diag_") and c.endswith(("_value", "_share"))]
             rmse = api.evaluate(out, plots=False)[task]["rmse"]
