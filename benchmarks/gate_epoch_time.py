@@ -60,6 +60,8 @@ VARIANTS = {
     "gate-trunk-p16-map1": ("trunk", {"perturb_molecules": 16}, {"map_sources": 1}),
     "gate-trunk-p8-map1": ("trunk", {"perturb_molecules": 8}, {"map_sources": 1}),
     "gate-trunk-nodis-map1": ("trunk", {}, {"use_dis": False, "map_sources": 1}),
+    "gate-trunk-w100": ("trunk", {"latent_size": 100, "lf_size": 100}, {}),
+    "gate-trunk-w64": ("trunk", {"latent_size": 64, "lf_size": 64}, {}),
     "gate-trunk-noalign": ("trunk", {}, {"use_auto": False, "use_cons": False, "use_map": False, "use_dis": False}),
 }
 
