@@ -182,7 +182,8 @@ def main() -> int:
         if m != "mtl" and "mtl" in table.columns:
             table[f"{m}/mtl"] = table[m] / table["mtl"]
     print(f"\nseconds per epoch (median of {repeats}), {len(graphs)} molecules ({a.data}), batch 64, "
-          f"hidden 300, latent/LF 300 unless the method says (-w100: 100), M=4, {torch.get_num_threads()} thread(s), load average "
+          f"hidden 300, latent/LF 300 unless the method says (-w100: 100), M=4, "
+          f"{torch.get_num_threads()} thread(s), load average "
           f"{load_before[0]:.1f} -> {os.getloadavg()[0]:.1f}")
     print(table.to_string(float_format=lambda v: f"{v:.2f}"))
     if a.flops:
