@@ -13,12 +13,14 @@ in how lambda is chosen:
 
 The grid is every symmetric combination of ``--grid-values`` for the three pairs (27 points at
 the default, model seed 0); its best point is retrained with the other seeds for a std. The
-learned ratios (``--parameterization``, softmax by default) train once per seed. Reported: test
+learned ratios (``--parameterization``, softmax by default; ``--outer-lr``) train once per seed;
+every way of learning them shares the grid's runs. Reported: test
 RMSE (mean ± std over seeds), whether learned is within one std of the grid's best, and the
 compute of one learned run against the whole grid (goal <= 1/10).
 
     cd benchmarks && OMP_NUM_THREADS=1 ../.venv/bin/python transfer_ratios_three_task.py \
-        [--max-per-task 500] [--epochs 20] [--seeds 0 1 2] [--grid-values 0 1 3]
+        [--max-per-task 500] [--epochs 20] [--seeds 0 1 2] [--grid-values 0 1 3] \
+        [--parameterization softmax] [--outer-lr 0.05]
     # or two processes: "--only learned" then "--only grid --shard 0/2", and "--only grid --shard 1/2"
 
 Resumable from the committed results: each finished run is a small JSON file under
@@ -46,13 +48,23 @@ from molgate.methods.ratio_io import symmetric_grid
 from molgate.methods.transfer_ratios import RatioSettings, split_validation
 
 TASKS = ["density", "hvap_298", "boiling_point"]
+OUTER_LR = RatioSettings().outer_lr
+
+
+def grid_name(a) -> str:
+    """The folder of the grid's runs, which do not depend on how lambda is learned."""
+    default = (a.max_per_task, a.epochs, a.grid_values) == (500, 20, [0.0, 1.0, 3.0])
+    values = "-".join(f"{v:g}" for v in a.grid_values)
+    return "transfer_ratios_three_task_v2" if default else (
+        f"transfer_ratios_three_task_cap{a.max_per_task}_ep{a.epochs}_g{values}")
 
 
 def result_name(a) -> str:
-    default = (a.max_per_task, a.epochs, a.grid_values, a.parameterization) == (500, 20, [0.0, 1.0, 3.0], "softmax")
-    values = "-".join(f"{v:g}" for v in a.grid_values)
-    return "transfer_ratios_three_task_v2" if default else (
-        f"transfer_ratios_three_task_cap{a.max_per_task}_ep{a.epochs}_g{values}_{a.parameterization}")
+    """The folder of the learned runs and the report's name: the grid's, plus any non-default way of
+    learning lambda."""
+    suffix = "" if a.parameterization == "softmax" else f"_{a.parameterization}"
+    suffix += "" if a.outer_lr == OUTER_LR else f"_olr{a.outer_lr:g}"
+    return grid_name(a) + suffix
 
 
 def lambda_part_score(model_dir, table, idx, train_idx) -> float:
@@ -66,10 +78,11 @@ def lambda_part_score(model_dir, table, idx, train_idx) -> float:
 def run(name: str, a, data, table, split, seed: int, settings: RatioSettings, mode: str,
         ratios: dict | None = None) -> dict:
     """Train one run unless its result file exists; its result (test RMSE, lambda-part score, ...)."""
-    result_file = RESULTS / result_name(a) / f"{name}.json"
+    folder = result_name(a) if mode == "learned" else grid_name(a)
+    result_file = RESULTS / folder / f"{name}.json"
     if result_file.exists():
         return json.loads(result_file.read_text())
-    work = WORK / result_name(a)
+    work = WORK / folder
     lam_part, selection = split_validation(split.val, settings.val_fraction, seed)
     # the learned run cuts validation itself (the same cut); the others select on the selection part
     run_split = split if mode == "learned" else replace(split, val=selection)
@@ -109,7 +122,7 @@ def report(grid: list[dict], grid_best: list[dict], learned: list[dict], a) -> t
     grid_seconds = sum(r["seconds"] for r in grid)
     learned_seconds = float(np.mean([r["seconds"] for r in learned]))
     ratio = learned_seconds / grid_seconds
-    lines = [f"Transfer ratios, grid against learned ({a.parameterization}) on {', '.join(TASKS)}: scaffold "
+    lines = [f"Transfer ratios, grid against learned ({a.parameterization}, outer lr {a.outer_lr:g}) on {', '.join(TASKS)}: scaffold "
              f"split seed 0, at most {a.max_per_task} training labels per task, {a.epochs} epochs, model "
              f"seeds {a.seeds}. The lambda part of validation chooses lambda (grid point / hypergradient); "
              "the selection part selects every checkpoint.", "",
@@ -135,6 +148,7 @@ def main() -> int:
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--grid-values", nargs="+", type=float, default=[0.0, 1.0, 3.0])
     p.add_argument("--parameterization", default="softmax", choices=["softplus", "sigmoid", "softmax"])
+    p.add_argument("--outer-lr", type=float, default=OUTER_LR, help="the ratios' Adam step size")
     p.add_argument("--only", choices=["grid", "learned"], default=None,
                    help="run one half (two processes can share the work); report when both are done")
     p.add_argument("--shard", default="0/1", metavar="I/N",
@@ -143,7 +157,7 @@ def main() -> int:
     shard, shards = (int(v) for v in a.shard.split("/"))
     if not 0 <= shard < shards:
         p.error(f"--shard {a.shard}: need 0 <= I < N")
-    work = WORK / result_name(a)
+    work = WORK / grid_name(a)
     work.mkdir(parents=True, exist_ok=True)
     data = work / "data.parquet"
     if not data.exists():
@@ -153,7 +167,7 @@ def main() -> int:
     split = cap_train_per_task(table, make_split(table, "scaffold", 0), a.max_per_task, 0)
     # as a run reads it back, so that this script and the learned run cut validation alike
     split = load_split(save_split(split, table, work / "split.json"), table)
-    settings = RatioSettings(parameterization=a.parameterization)
+    settings = RatioSettings(parameterization=a.parameterization, outer_lr=a.outer_lr)
     learned, grid, grid_best = [], [], []
     if a.only != "grid":
         learned = [run(f"learned_seed{s}", a, data, table, split, s, settings, "learned") for s in a.seeds]
@@ -164,7 +178,7 @@ def main() -> int:
         for i, (_, ratios) in enumerate(points):
             if i % shards == shard:
                 run(f"grid_point{i:03d}", a, data, table, split, a.seeds[0], settings, "fixed", ratios)
-        if not all((RESULTS / result_name(a) / f"grid_point{i:03d}.json").exists() for i in range(len(points))):
+        if not all((RESULTS / grid_name(a) / f"grid_point{i:03d}.json").exists() for i in range(len(points))):
             return 0
     for i, (_, ratios) in enumerate(points):
         grid.append(run(f"grid_point{i:03d}", a, data, table, split, a.seeds[0], settings, "fixed", ratios))
