@@ -77,7 +77,8 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         share_inputs(out)
         run_benchmark(config, out)
-    frame = results_frame(load_runs(out, a.width))
+    runs = load_runs(out, a.width)
+    frame = results_frame(runs)
     gate, noalign = f"gate-w{a.width}", f"gate-w{a.width}-noalign"
     per_seed = frame.groupby("seed")["method"].nunique()
     seeds = sorted(per_seed.index[per_seed == frame["method"].nunique()])
@@ -100,8 +101,8 @@ def main() -> None:
     methods = [gate, "gate", noalign, "gate-noalign", "mtl", "mtl-balanced", "stl"]
     lines += ["Mean test RMSE per task:", "", "| task | " + " | ".join(methods) + " |", "|---|" + "---|" * len(methods)]
     lines += [f"| {t} | " + " | ".join(f"{mean.loc[t, m]:.4g}" for m in methods) + " |" for t in mean.index]
-    runs = [r for r in load_runs(out, a.width) if r["seed"] in seeds]
-    seconds = {m: sum(r["seconds"] for r in runs if r["method"] == m) / len(seeds) for m in methods}
+    seconds = {m: sum(r["seconds"] for r in runs if r["method"] == m and r["seed"] in seeds) / len(seeds)
+               for m in methods}
     summary["mean_seconds_per_run"] = seconds
     lines += ["", "Mean seconds per run (wall clock; the two folders ran at different times and loads): "
               + ", ".join(f"{m} {s:.0f}" for m, s in seconds.items()) + "."]
