@@ -19,13 +19,15 @@ parameters.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
 
 from molgate.benchmark import BenchmarkConfig, run_benchmark, sweep_gate, write_report
 from molgate.benchmark.compare import regime_lines
-from molgate.benchmark.plan import jobs
+from molgate.benchmark.report import partial_lines
+from molgate.benchmark.plan import expand_methods, jobs
 from molgate.benchmark.run import complete_seeds, finished_results, prepare_data, task_names
 from molgate.data.run_inputs import prepare_split, units_from_manifest
 from molgate.data.splits import make_split, save_split, split_counts
@@ -104,8 +106,8 @@ def benchmark(tasks=None, splits=("scaffold",), seeds=None,
               methods=("stl", "mtl", "gate", "chemprop"), out: str | Path = "runs/benchmark",
               quick: bool = False, full: bool = False, max_per_task: int | None = None,
               epochs: int | None = None, sweep: bool = False, data: str | None = None,
-              progress: bool = True, report_only: bool = False, compare_with: str | Path | None = None
-              ) -> Path:
+              progress: bool = True, report_only: bool = False, compare_with: str | Path | None = None,
+              partial_methods=()) -> Path:
     """``molgate benchmark``: run (resumably) and write ``OUT/report.md`` and ``OUT/results.json``.
 
     ``tasks`` (default ``"reference10"``) and ``seeds`` (default 0-4). ``quick``: 2 small tasks,
@@ -115,8 +117,11 @@ def benchmark(tasks=None, splits=("scaffold",), seeds=None,
     finished runs of ``OUT``, restricted to the seeds where every one of ``methods`` finished.
     The report lists the planned runs it leaves out. ``compare_with``: another benchmark folder
     (e.g. the capped regime beside ``--full``); GATE's edge in both is set side by side.
+    ``partial_methods``: methods still short of seeds (e.g. Chemprop on a long run), each reported
+    against GATE on the seeds it finished, outside the main tables; never trained here.
     """
     config = BenchmarkConfig.from_options(tasks, splits, seeds, methods, quick, full, max_per_task, epochs, data)
+    partial_methods = [m for m in expand_methods(partial_methods) if m not in config.methods]
     out = Path(out)
     if compare_with is not None and not (Path(compare_with) / "results.json").exists():
         raise InputError("is not a benchmark folder with a report (results.json is missing)",
@@ -139,6 +144,9 @@ def benchmark(tasks=None, splits=("scaffold",), seeds=None,
     left_out = [(j, j.done(out)) for j in jobs(config) if (j.split, j.seed, j.method) not in reported]
     report = write_report(out, results, json.loads((out / "benchmark.json").read_text()),
                           dict(zip(names, units_from_manifest(data_file, names))), left_out=left_out)
+    if partial_methods:
+        partial = finished_results(replace(config, methods=tuple(partial_methods)), out)
+        report.write_text(report.read_text() + "\n".join(partial_lines(results, partial)) + "\n")
     if compare_with is not None:
         report.write_text(report.read_text() + "\n".join(regime_lines(out, compare_with, out)) + "\n")
     return report

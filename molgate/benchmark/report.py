@@ -211,6 +211,33 @@ def missing_lines(left_out: list[tuple[Job, bool]]) -> list[str]:
     return lines + [""]
 
 
+def partial_lines(results: list[dict], partial: list[dict]) -> list[str]:
+    """``partial``: finished runs of methods still short of seeds, each set against GATE on the
+    (split, seed) groups it finished. A long benchmark can then be read early without shrinking
+    the main tables to the seeds its slowest method has."""
+    frame = results_frame(list(results) + list(partial))
+    rows = []
+    for split, part in frame.groupby("split", sort=False) if len(frame) else ():
+        gate = next((g for g in GATE_FIRST if g in set(part["method"])), None)
+        for method in dict.fromkeys(r["method"] for r in partial if r["split"] == split):
+            seeds = sorted({int(r["seed"]) for r in partial if r["split"] == split and r["method"] == method})
+            sub = part[part["seed"].isin(seeds) & part["method"].isin([gate, method])]
+            test = next((t for t in paired_tests(sub, gate) if t["baseline"] == method), None) if gate else None
+            if test is None or test["pairs"] == 0:
+                rows.append(f"| {split} | {method} | {seeds} | 0 | - | - | - | - |")
+                continue
+            mean = sub.groupby(["task", "method"], sort=False)["rmse"].mean().unstack("method")
+            change = float((mean[gate] / mean[method] - 1.0).mean() * 100.0)
+            rows.append(f"| {split} | {method} | {seeds} | {test['pairs']} | {test['gate_better']} | "
+                        f"{change:+.1f}% | {test['median_relative_rmse_change_%']:+.1f}% | {test['p_value']:.3g} |")
+    if not rows:
+        return []
+    return ["## Methods on fewer seeds", "",
+            "Not in the tables above: GATE against each on the seeds it finished (negative = GATE better).", "",
+            "| split | method | seeds | pairs | GATE better | mean per-task RMSE change | "
+            "median RMSE change | p-value |", "|---|---|---|---|---|---|---|---|", *rows, ""]
+
+
 def write_report(out: str | Path, results: list[dict], settings: dict, units: dict[str, str] | None = None,
                  title: str = "molgate benchmark", left_out: list[tuple[Job, bool]] = ()) -> Path:
     """Write ``OUT/report.md``, ``OUT/results.json`` and the figures; returns the report path.

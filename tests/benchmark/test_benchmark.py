@@ -324,3 +324,35 @@ def test_benchmark_options_given_are_honoured_in_the_quick_regime_too():
     assert (full.seeds, full.max_per_task, full.epochs, full.patience) == ((3,), None, 7, 10)
     with pytest.raises(ValueError, match="exclude each other"):
         BenchmarkConfig.from_options(quick=True, full=True)
+
+
+def test_partial_lines_set_a_method_short_of_seeds_against_gate_on_its_own_seeds():
+    from molgate.benchmark.report import partial_lines
+
+    def r(seed, method, a, b):
+        return {"split": "scaffold", "seed": seed, "method": method, "metrics": {"a": {"rmse": a}, "b": {"rmse": b}}}
+
+    main_runs = [r(s, "gate", 1.0, 2.0) for s in (0, 1, 2)] + [r(s, "mtl", 1.0, 2.0) for s in (0, 1, 2)]
+    partial = [r(0, "chemprop-mtl", 2.0, 2.5)]  # seed 0 only: gate -50% on a, -20% on b
+    lines = partial_lines(main_runs, partial)
+    assert lines[0] == "## Methods on fewer seeds"
+    assert "| scaffold | chemprop-mtl | [0] | 2 | 2 | -35.0% | -35.0% | 0.5 |" in lines
+    assert partial_lines(main_runs, []) == []
+    no_gate = partial_lines([r(0, "mtl", 1.0, 1.0)], partial)  # nothing to pair with
+    assert "| scaffold | chemprop-mtl | [0] | 0 | - | - | - | - |" in no_gate
+
+
+def test_report_only_adds_partial_methods_outside_the_main_tables(quick, capsys):
+    assert main(["benchmark", "--quick", "--methods", "mtl", "gate", "--out", str(quick), "--report-only",
+                 "--partial-methods", "stl", "chemprop", "--no-progress"]) == 0
+    report = (quick / "report.md").read_text()
+    assert "## Methods on fewer seeds" in report
+    for method in ("stl", "chemprop-stl", "chemprop-mtl"):
+        assert f"| scaffold | {method} | [0] | 2 |" in report
+    main_tables = report.split("## Methods on fewer seeds")[0]
+    assert "| task | mtl | gate |" in main_tables  # the partial methods stay out of the main tables
+    results = json.loads((quick / "results.json").read_text())["results"]
+    assert {r["method"] for r in results} == {"mtl", "gate"}
+    assert main(["benchmark", "--quick", "--methods", "mtl", "gate", "--out", str(quick), "--report-only",
+                 "--partial-methods", "nope"]) == 2
+    assert "unknown method 'nope'" in capsys.readouterr().err
