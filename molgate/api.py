@@ -107,7 +107,7 @@ def benchmark(tasks=None, splits=("scaffold",), seeds=None,
               quick: bool = False, full: bool = False, max_per_task: int | None = None,
               epochs: int | None = None, sweep: bool = False, data: str | None = None,
               progress: bool = True, report_only: bool = False, compare_with: str | Path | None = None,
-              partial_methods=()) -> Path:
+              partial_methods=(), aggregation: str | None = None) -> Path:
     """``molgate benchmark``: run (resumably) and write ``OUT/report.md`` and ``OUT/results.json``.
 
     ``tasks`` (default ``"reference10"``) and ``seeds`` (default 0-4). ``quick``: 2 small tasks,
@@ -119,8 +119,10 @@ def benchmark(tasks=None, splits=("scaffold",), seeds=None,
     (e.g. the capped regime beside ``--full``); GATE's edge in both is set side by side.
     ``partial_methods``: methods still short of seeds (e.g. Chemprop on a long run), each reported
     against GATE on the seeds it finished, outside the main tables; never trained here.
+    ``aggregation``: atoms -> molecule in every D-MPNN (default ``mean``; Chemprop's own is ``norm``).
     """
-    config = BenchmarkConfig.from_options(tasks, splits, seeds, methods, quick, full, max_per_task, epochs, data)
+    config = BenchmarkConfig.from_options(tasks, splits, seeds, methods, quick, full, max_per_task, epochs, data,
+                                          aggregation)
     partial_methods = [m for m in expand_methods(partial_methods) if m not in config.methods]
     out = Path(out)
     if compare_with is not None and not (Path(compare_with) / "results.json").exists():

@@ -32,6 +32,8 @@ STRONG_ALIGNMENT = dict(form="raw", alpha=1.0, beta=30.0, gamma=1.0, delta=10000
 CHEMPROP_METHODS = ("chemprop-stl", "chemprop-mtl")
 METHODS = MOLGATE_METHODS + CHEMPROP_METHODS
 ALIASES = {"chemprop": CHEMPROP_METHODS}
+#: atoms -> molecule: molgate's default ``mean``; Chemprop v2's own default is ``norm`` (sum / 100)
+AGGREGATIONS = ("mean", "sum", "norm")
 
 
 def expand_methods(methods) -> tuple[str, ...]:
@@ -60,10 +62,13 @@ class BenchmarkConfig:
     batch_size: int = 64
     data: str | None = None  # a suite.parquet (or any wide table); default: build the suite
     gate: GateConfig = field(default_factory=GateConfig)
+    aggregation: str = "mean"  # atoms -> molecule in every D-MPNN, Chemprop's runs included
 
     def __post_init__(self):
         self.methods = expand_methods(self.methods)
         self.splits, self.seeds = tuple(self.splits), tuple(int(s) for s in self.seeds)
+        if self.aggregation not in AGGREGATIONS:
+            raise ValueError(f"aggregation must be one of {AGGREGATIONS}, not {self.aggregation!r}")
         if isinstance(self.gate, dict):
             self.gate = GateConfig(**self.gate)
 
@@ -79,13 +84,14 @@ class BenchmarkConfig:
     @classmethod
     def from_options(cls, tasks=None, splits=("scaffold",), seeds=None, methods=("stl", "mtl", "gate", "chemprop"),
                      quick: bool = False, full: bool = False, max_per_task: int | None = None,
-                     epochs: int | None = None, data: str | None = None) -> "BenchmarkConfig":
+                     epochs: int | None = None, data: str | None = None,
+                     aggregation: str | None = None) -> "BenchmarkConfig":
         """The settings of ``molgate benchmark``: ``quick`` (CI-sized) or the default regime, capped
         or ``full``; ``tasks`` and ``seeds`` given are honoured in either (None: the regime's own)."""
         if quick and full:
             raise ValueError("--quick and --full exclude each other")
         common = dict(splits=tuple(splits), methods=tuple(methods), data=data, tasks=tasks,
-                      seeds=None if seeds is None else tuple(seeds))
+                      seeds=None if seeds is None else tuple(seeds), aggregation=aggregation)
         if quick:
             return cls.quick(**common, max_per_task=max_per_task, epochs=epochs)
         config = cls(**{k: v for k, v in common.items() if v is not None})
@@ -107,9 +113,10 @@ class BenchmarkConfig:
         mine = self.to_dict()
         if path.exists():
             saved = json.loads(path.read_text())
+            saved.setdefault("aggregation", "mean")  # written before the setting existed
             if isinstance(saved.get("gate"), dict):  # fields added since are filled with their defaults
                 saved["gate"] = json.loads(json.dumps(GateConfig(**saved["gate"]).to_dict()))
-            keys = ["max_per_task", "epochs", "patience", "hidden_size", "batch_size", "data"]
+            keys = ["max_per_task", "epochs", "patience", "hidden_size", "batch_size", "data", "aggregation"]
             if any(m.startswith("gate") for m in saved.get("methods", [])):  # GATE's settings bind GATE runs only
                 keys.append("gate")
             diff = [k for k in keys if saved.get(k) != json.loads(json.dumps(mine[k]))]

@@ -250,7 +250,8 @@ def write_report(out: str | Path, results: list[dict], settings: dict, units: di
         "results": [{k: r[k] for k in ("split", "seed", "method", "seconds", "metrics", "train_labels")}
                     for r in results]}, indent=1))
     lines = [f"# {title}", "", "Settings: " + ", ".join(
-        f"{k}={settings[k]}" for k in ("max_per_task", "epochs", "patience", "hidden_size", "batch_size")
+        f"{k}={settings[k]}" for k in ("max_per_task", "epochs", "patience", "hidden_size", "batch_size",
+                                         "aggregation")
         if k in settings), "",
         f"Training labels per task are capped at {settings.get('max_per_task')} (sampled per seed "
         "from the training part only); validation and test sets are whole. GATE settings: "

@@ -69,7 +69,7 @@ def run_molgate(job: Job, config: BenchmarkConfig, table: MoleculeTable, data_fi
                    seed=job.seed, out=folder / "model", epochs=config.epochs,
                    patience=config.patience, hidden_size=config.hidden_size,
                    ffn_hidden_size=config.hidden_size, batch_size=config.batch_size,
-                   progress=False, gate=gate, reduction=reduction)
+                   progress=False, gate=gate, reduction=reduction, aggregation=config.aggregation)
     est = PropertyRegressor.load(result.model_dir)
     pred = est.predict([table.smiles[i] for i in split.test])
     return long_predictions(table, split.test, pred, table.tasks)
@@ -77,12 +77,12 @@ def run_molgate(job: Job, config: BenchmarkConfig, table: MoleculeTable, data_fi
 
 def chemprop_command(csv: Path, tasks: list[str], splits_file: Path, out: Path, config: BenchmarkConfig,
                      seed: int, extra: list[str] = ()) -> list[str]:
-    """``chemprop train`` with molgate's baseline settings (mean aggregation, same sizes), then
+    """``chemprop train`` with molgate's baseline settings (the same aggregation and sizes), then
     ``extra`` options (e.g. ``--from-foundation FILE``)."""
     exe = Path(sys.executable).with_name("chemprop")
     return [str(exe), "train", "-i", str(csv), "-s", "smiles", "--target-columns", *tasks,
             "--splits-file", str(splits_file), "--epochs", str(config.epochs),
-            "--patience", str(config.patience), "--aggregation", "mean",
+            "--patience", str(config.patience), "--aggregation", config.aggregation,
             "--message-hidden-dim", str(config.hidden_size), "--ffn-hidden-dim", str(config.hidden_size),
             "-b", str(config.batch_size), "--accelerator", "cpu", "--devices", "1",
             "--num-workers", "0", "--data-seed", str(seed), "--pytorch-seed", str(seed), "-o", str(out),

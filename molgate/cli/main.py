@@ -186,7 +186,7 @@ def cmd_benchmark(a: argparse.Namespace) -> int:
     tasks = a.tasks[0] if a.tasks and len(a.tasks) == 1 and a.tasks[0] in ("reference10", "all") else a.tasks
     report = api.benchmark(tasks, a.split, a.seeds, a.methods, a.out, a.quick, a.full,
                            a.max_per_task, a.epochs, a.sweep, a.data, not a.no_progress, a.report_only,
-                           a.compare_with, a.partial_methods)
+                           a.compare_with, a.partial_methods, a.aggregation)
     print(report.read_text())
     print(f"report written to {report}; per-run results in {a.out}/runs/")
     return 0
@@ -317,6 +317,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train nothing: report OUT's finished runs on the seeds where every method finished")
     p.add_argument("--compare-with", default=None, metavar="DIR",
                    help="another benchmark folder (e.g. the capped one beside --full): GATE's edge side by side")
+    p.add_argument("--aggregation", choices=["mean", "sum", "norm"], default=None,
+                   help="atoms -> molecule in every D-MPNN, Chemprop's included (default mean; "
+                        "Chemprop v2's own default is norm)")
     p.add_argument("--partial-methods", nargs="+", default=[], metavar="METHOD",
                    help="methods still short of seeds: each against GATE on the seeds it finished, "
                         "outside the main tables (never trained)")

@@ -356,3 +356,28 @@ def test_report_only_adds_partial_methods_outside_the_main_tables(quick, capsys)
     assert main(["benchmark", "--quick", "--methods", "mtl", "gate", "--out", str(quick), "--report-only",
                  "--partial-methods", "nope"]) == 2
     assert "unknown method 'nope'" in capsys.readouterr().err
+
+
+def test_aggregation_is_a_benchmark_setting_old_folders_read_as_mean(tmp_path):
+    from molgate.benchmark.runners import chemprop_command
+
+    BenchmarkConfig.quick().save_or_check(tmp_path)
+    saved = json.loads((tmp_path / "benchmark.json").read_text())
+    assert saved["aggregation"] == "mean"
+    del saved["aggregation"]  # as written before the setting existed
+    (tmp_path / "benchmark.json").write_text(json.dumps(saved))
+    BenchmarkConfig.quick().save_or_check(tmp_path)  # accepted: those runs used mean
+    with pytest.raises(ValueError, match="other settings \\(aggregation\\)"):
+        BenchmarkConfig.quick(aggregation="norm").save_or_check(tmp_path)
+    with pytest.raises(ValueError, match="aggregation must be one of"):
+        BenchmarkConfig.quick(aggregation="max")
+    config = BenchmarkConfig.from_options(quick=True, aggregation="norm")
+    cmd = chemprop_command(tmp_path / "d.csv", ["a"], tmp_path / "s.json", tmp_path / "o", config, 0)
+    assert cmd[cmd.index("--aggregation") + 1] == "norm"
+    assert BenchmarkConfig.from_options(full=True).aggregation == "mean"
+
+
+def test_benchmark_refuses_an_unknown_aggregation_at_parse_time(capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["benchmark", "--quick", "--out", "unused", "--aggregation", "max"])
+    assert exit_info.value.code == 2 and "invalid choice: 'max'" in capsys.readouterr().err
