@@ -26,9 +26,8 @@ from molgate.estimator import PropertyRegressor
 BENCH = Path("results/reference10_full")
 
 
-def one_run(table, split_name: str, task: str, aggregation: str, work: Path) -> dict:
+def one_run(table, split, split_name: str, task: str, aggregation: str, work: Path) -> dict:
     split_file = BENCH / "splits" / f"{split_name}.json"
-    split = load_split(split_file, table)
     k = table.tasks.index(task)
     test = np.array([i for i in split.test if not np.isnan(table.y[i, k])])
     start = time.perf_counter()
@@ -58,11 +57,12 @@ def main() -> None:
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     for split_name in a.splits:
+        split = load_split(BENCH / "splits" / f"{split_name}.json", table)
         for task in a.tasks:
             for agg in a.aggregations:
                 path = out / f"{split_name}_{task}_{agg}.json"
                 if not path.exists():
-                    path.write_text(json.dumps(one_run(table, split_name, task, agg, Path(a.work)), indent=1))
+                    path.write_text(json.dumps(one_run(table, split, split_name, task, agg, Path(a.work)), indent=1))
     rows = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
     by = {(r["split"], r["task"], r["aggregation"]): r["rmse"] for r in rows}
     print(f"{'split':16s} {'task':24s} " + " ".join(f"{g:>9s}" for g in a.aggregations) + "  change (last vs first)")

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from molgate.methods import GateConfig
+from molgate.nn.dmpnn import AGGREGATIONS as ENCODER_AGGREGATIONS
 
 #: molgate's methods and the ablations that isolate one idea each: ``mtl-balanced`` is MTL trained
 #: and selected on the per-task reduction (GATE's), ``gate-noalign`` is GATE with every alignment
@@ -32,8 +33,8 @@ STRONG_ALIGNMENT = dict(form="raw", alpha=1.0, beta=30.0, gamma=1.0, delta=10000
 CHEMPROP_METHODS = ("chemprop-stl", "chemprop-mtl")
 METHODS = MOLGATE_METHODS + CHEMPROP_METHODS
 ALIASES = {"chemprop": CHEMPROP_METHODS}
-#: atoms -> molecule: molgate's default ``mean``; Chemprop v2's own default is ``norm`` (sum / 100)
-AGGREGATIONS = ("mean", "sum", "norm")
+#: atoms -> molecule, as the D-MPNN knows them: molgate's default ``mean``; Chemprop v2's own is ``norm``
+AGGREGATIONS = tuple(ENCODER_AGGREGATIONS)
 
 
 def expand_methods(methods) -> tuple[str, ...]:
