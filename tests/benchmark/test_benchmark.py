@@ -381,3 +381,18 @@ def test_benchmark_refuses_an_unknown_aggregation_at_parse_time(capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(["benchmark", "--quick", "--out", "unused", "--aggregation", "max"])
     assert exit_info.value.code == 2 and "invalid choice: 'max'" in capsys.readouterr().err
+
+
+def test_a_benchmark_job_trains_with_the_benchmarks_aggregation(quick, tmp_path):
+    from molgate.benchmark.runners import run_molgate
+    from molgate.estimator import PropertyRegressor
+
+    table, _ = read_table(quick / "suite" / "suite.parquet")
+    split_file = quick / "splits" / "scaffold_seed0.json"
+    split = load_split(split_file, table)
+    config = replace(BenchmarkConfig.quick(aggregation="norm"), epochs=1)
+    preds = run_molgate(Job("scaffold", 0, "mtl"), config, table, quick / "suite" / "suite.parquet",
+                        split_file, split, tmp_path)
+    model = PropertyRegressor.load(tmp_path / "model")
+    assert type(model.model_.encoder.aggregation).__name__ == "NormAggregation"
+    assert set(preds["smiles"]) == {table.smiles[i] for i in split.test}
