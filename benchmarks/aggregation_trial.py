@@ -71,7 +71,26 @@ def main() -> None:
             vals = [by.get((split_name, task, g)) for g in a.aggregations]
             change = f"{100 * (vals[-1] / vals[0] - 1):+.1f}%" if None not in vals else ""
             print(f"{split_name:16s} {task:24s} " + " ".join(f"{v:9.4g}" for v in vals) + f"  {change}")
+    summary = seed_summary(rows, a.aggregations[0], a.aggregations[-1])
+    print(f"\nOver seeds: {a.aggregations[-1]} against {a.aggregations[0]}, every finished pair in {out}")
+    print(f"{'split':9s} {'task':24s} {'seeds':>5s} {'better':>6s} {'mean change':>11s} {'median':>7s}")
+    for s in summary:
+        print(f"{s['split']:9s} {s['task']:24s} {s['seeds']:5d} {s['better']:6d} {s['mean_change_pct']:+10.1f}% "
+              f"{s['median_change_pct']:+6.1f}%")
+    (out.parent / f"{out.name}_summary.json").write_text(json.dumps(summary, indent=1))
 
+
+def seed_summary(rows: list[dict], base: str, other: str) -> list[dict]:
+    """Per (split kind, task): on how many seeds ``other`` beats ``base``, and the RMSE change."""
+    by = {(r["split"], r["task"], r["aggregation"]): r["rmse"] for r in rows}
+    changes: dict[tuple[str, str], list[float]] = {}
+    for (split_name, task, agg), rmse in sorted(by.items()):
+        if agg == base and (split_name, task, other) in by:
+            kind = split_name.rsplit("_seed", 1)[0]
+            changes.setdefault((kind, task), []).append(by[(split_name, task, other)] / rmse - 1)
+    return [{"split": kind, "task": task, "base": base, "other": other, "seeds": len(c),
+             "better": int(sum(x < 0 for x in c)), "mean_change_pct": 100 * float(np.mean(c)),
+             "median_change_pct": 100 * float(np.median(c))} for (kind, task), c in changes.items()]
 
 if __name__ == "__main__":
     main()
