@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from molgate.methods import GateConfig
-from molgate.nn.dmpnn import AGGREGATIONS as ENCODER_AGGREGATIONS
+from molgate.nn.pooling import AGGREGATIONS as ENCODER_AGGREGATIONS, CHEMPROP_AGGREGATIONS
 
 #: molgate's methods and the ablations that isolate one idea each: ``mtl-balanced`` is MTL trained
 #: and selected on the per-task reduction (GATE's), ``gate-noalign`` is GATE with every alignment
@@ -70,6 +70,10 @@ class BenchmarkConfig:
         self.splits, self.seeds = tuple(self.splits), tuple(int(s) for s in self.seeds)
         if self.aggregation not in AGGREGATIONS:
             raise ValueError(f"aggregation must be one of {AGGREGATIONS}, not {self.aggregation!r}")
+        chemprop = [m for m in self.methods if m in CHEMPROP_METHODS]
+        if chemprop and self.aggregation not in CHEMPROP_AGGREGATIONS:
+            raise ValueError(f"Chemprop has no {self.aggregation!r} aggregation (it knows "
+                             f"{', '.join(CHEMPROP_AGGREGATIONS)}); leave out {', '.join(chemprop)} or choose one")
         if isinstance(self.gate, dict):
             self.gate = GateConfig(**self.gate)
 

@@ -20,13 +20,17 @@ from molgate.cli.options import (count, float_in, fragment_option, non_negative_
 from molgate.errors import MolgateError
 from molgate.outputs import is_global_zero
 
+#: :data:`molgate.nn.pooling.AGGREGATIONS`, spelt out so that parsing needs no torch (a test keeps them equal)
+AGGREGATION_NAMES = ["mean", "sum", "norm", "mean+norm"]
+
 
 def _add_model_options(p: argparse.ArgumentParser) -> None:
     g = p.add_argument_group("model (Chemprop's defaults)")
     g.add_argument("--hidden-size", type=positive_int, default=300, help="D-MPNN hidden size")
     g.add_argument("--depth", type=positive_int, default=3, help="message-passing steps")
     g.add_argument("--dropout", type=probability, default=0.0)
-    g.add_argument("--aggregation", choices=["mean", "sum", "norm"], default="mean")
+    g.add_argument("--aggregation", choices=AGGREGATION_NAMES, default="mean",
+                   help="atoms -> molecule (mean+norm: both side by side, ours)")
     g.add_argument("--ffn-hidden-size", type=positive_int, default=300, help="head hidden size")
     g.add_argument("--ffn-layers", type=count, default=1, help="hidden layers per head")
     g.add_argument("--atom-featurizer", choices=["v1", "v2", "organic"], default="v2",
@@ -317,7 +321,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train nothing: report OUT's finished runs on the seeds where every method finished")
     p.add_argument("--compare-with", default=None, metavar="DIR",
                    help="another benchmark folder (e.g. the capped one beside --full): GATE's edge side by side")
-    p.add_argument("--aggregation", choices=["mean", "sum", "norm"], default=None,
+    p.add_argument("--aggregation", choices=AGGREGATION_NAMES, default=None,
                    help="atoms -> molecule in every D-MPNN, Chemprop's included (default mean; "
                         "Chemprop v2's own default is norm)")
     p.add_argument("--partial-methods", nargs="+", default=[], metavar="METHOD",

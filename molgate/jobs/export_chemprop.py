@@ -24,9 +24,12 @@ from chemprop.models.utils import save_model
 from chemprop.nn import RegressionFFN
 
 from molgate.errors import InputError
+from molgate.nn.pooling import AGGREGATIONS, CHEMPROP_AGGREGATIONS
 from molgate.outputs import check_output_file
 from molgate.train.checkpoint import load_model
 
+#: the aggregations a Chemprop ``MPNN`` file can hold (molgate's ``mean+norm`` is not one)
+CHEMPROP_AGGREGATION_CLASSES = tuple(AGGREGATIONS[name] for name in CHEMPROP_AGGREGATIONS)
 #: molgate featuriser settings -> the ``chemprop train`` options that build the same graphs.
 ATOM_MODES = {"v1": "V1", "v2": "V2", "organic": "ORGANIC"}
 
@@ -66,6 +69,9 @@ def export_chemprop(model_dir: str | Path, out: str | Path, task: str | None = N
     if out.exists() and not overwrite:
         raise InputError("exists; give --overwrite to replace it, or a new --out", file=str(out))
     encoder = exported_encoder(model, config, task)
+    if type(encoder.aggregation) not in CHEMPROP_AGGREGATION_CLASSES:
+        raise InputError(f"Chemprop has no {config['model'].get('aggregation')!r} aggregation (molgate's own), so "
+                         "this model's encoder cannot be exported faithfully", file=str(model_dir))
     mp = copy.deepcopy(encoder.message_passing)
     agg = copy.deepcopy(encoder.aggregation)
     chemprop_model = MPNN(mp, agg, RegressionFFN(n_tasks=1, input_dim=mp.output_dim))

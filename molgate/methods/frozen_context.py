@@ -165,7 +165,7 @@ def _frozen_context(frozen: GATEModel | ExtendedGATEModel, new: GATEModel, graph
         return FrozenContext(cached_lf_points(frozen, graphs, batch_size), "lf") if cache else FrozenContext(None, "trunk")
     if perturbations == "bank" and bank_applies(frozen, new):
         count = new.gate.perturb_count
-        bank = perturbation_bank(len(graphs), count, new.config.hidden_size, seed)
+        bank = perturbation_bank(len(graphs), count, new.embedding_width, seed)
         embeddings = cached_embeddings(frozen, graphs, batch_size)  # once, for the scales and the views
         scales = frozen_scales(frozen, graphs, batch_size, embeddings)
         if not cache:

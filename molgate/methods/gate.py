@@ -123,7 +123,8 @@ class GATEModel(PropertyModel):
                 n_tasks, d_v, d_e, d_h, config.depth, config.dropout, shared_input=True)
         else:
             self.trunk = MoleculeEncoder(d_v, d_e, d_h, config.depth, config.dropout, config.aggregation)
-        self.encoder_mlp = BatchedMLP(n_tasks, d_h, gate.latent_size, gate.latent_size,
+        self.embedding_width = d_h if gate.sharing == "separate" else self.trunk.output_dim
+        self.encoder_mlp = BatchedMLP(n_tasks, self.embedding_width, gate.latent_size, gate.latent_size,
                                       gate.encoder_layers, config.dropout)
         self.transfer = BatchedMLP(n_tasks, gate.latent_size, gate.lf_size, gate.lf_size,
                                    gate.transfer_layers, config.dropout)

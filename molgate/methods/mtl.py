@@ -18,7 +18,7 @@ class MTLModel(PropertyModel):
         super().__init__(n_tasks, d_v, d_e, config)
         self.encoder = MoleculeEncoder(d_v, d_e, config.hidden_size, config.depth, config.dropout,
                                        config.aggregation)
-        self.heads = TaskHeads(n_tasks, config.hidden_size, config.ffn_hidden_size,
+        self.heads = TaskHeads(n_tasks, self.encoder.output_dim, config.ffn_hidden_size,
                                config.ffn_layers, config.dropout)
 
     def forward(self, bmg: BatchMolGraph) -> Tensor:

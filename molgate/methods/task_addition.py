@@ -177,7 +177,7 @@ class TaskAdditionModel(PropertyModel):
         if batch.context is None:
             with torch.no_grad():
                 return self.new.shared_embedding(batch.bmg), batch
-        d_h = self.new.config.hidden_size
+        d_h = self.new.embedding_width
         rest = batch.context[:, :-d_h] if batch.context.shape[1] > d_h else None
         return batch.context[:, -d_h:], batch._replace(context=rest)
 
@@ -215,7 +215,7 @@ class TaskAdditionModel(PropertyModel):
             return frozen_bank_views(self.frozen, batch.bmg, noise, self.frozen_scales)
         embeddings: list[Tensor | None] = [None] * len(parts)
         if context is not None and self.context_kind == "trunk":
-            d_h = self.new.config.hidden_size
+            d_h = self.new.embedding_width
             trunk = [i for i, p in enumerate(parts) if p.gate.sharing == "trunk"]
             for j, i in enumerate(trunk):
                 embeddings[i] = context[:, j * d_h:(j + 1) * d_h]

@@ -2,7 +2,7 @@
 
 ``h_mol = agg_{atoms}( BondMessagePassing(graph) )`` with Chemprop's defaults (hidden 300, depth 3).
 Aggregation is ``mean`` by default (the D-MPNN paper's choice; Chemprop v2's CLI defaults to
-``norm``, a sum divided by 100).
+``norm``, a sum divided by 100); :mod:`molgate.nn.pooling` has the choices.
 
 The message passing is chemprop's function, computed once per distinct environment: without
 autograd by :mod:`molgate.nn.message_passing.deduplicated` (screening, validation), with autograd
@@ -14,7 +14,6 @@ own forward instead, to compare the two.
 from __future__ import annotations
 
 from chemprop.data.collate import BatchMolGraph
-from chemprop.nn.agg import MeanAggregation, NormAggregation, SumAggregation
 from chemprop.nn.message_passing import BondMessagePassing
 import torch
 from torch import Tensor, nn
@@ -24,8 +23,7 @@ from molgate.nn.message_passing.inference import supports_fast_inference
 from molgate.nn.message_passing.sums import aggregate
 from molgate.nn.message_passing.training import (DEDUP_TRAINING_ENV, bond_message_passing_training,
                                                  deduplicated_training_enabled, supports_deduplicated_training)
-
-AGGREGATIONS = {"mean": MeanAggregation, "sum": SumAggregation, "norm": NormAggregation}
+from molgate.nn.pooling import AGGREGATIONS, pooled_width
 
 
 class MoleculeEncoder(nn.Module):
@@ -40,7 +38,7 @@ class MoleculeEncoder(nn.Module):
             raise ValueError(f"aggregation must be one of {sorted(AGGREGATIONS)}")
         self.message_passing = BondMessagePassing(d_v, d_e, hidden_size, depth=depth, dropout=dropout)
         self.aggregation = AGGREGATIONS[aggregation]()
-        self.output_dim = hidden_size
+        self.output_dim = pooled_width(aggregation, hidden_size)
 
     def uses_deduplicated_training(self) -> bool:
         on = self.deduplicate_training
