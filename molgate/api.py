@@ -119,7 +119,8 @@ def benchmark(tasks=None, splits=("scaffold",), seeds=None,
     (e.g. the capped regime beside ``--full``); GATE's edge in both is set side by side.
     ``partial_methods``: methods still short of seeds (e.g. Chemprop on a long run), each reported
     against GATE on the seeds it finished, outside the main tables; never trained here.
-    ``aggregation``: atoms -> molecule in every D-MPNN (default ``mean``; Chemprop's own is ``norm``).
+    ``aggregation``: atoms -> molecule in every D-MPNN (default ``mean``; Chemprop's own is ``norm``;
+    ``mean+norm``, ours, needs the Chemprop methods left out).
     """
     config = BenchmarkConfig.from_options(tasks, splits, seeds, methods, quick, full, max_per_task, epochs, data,
                                           aggregation)
