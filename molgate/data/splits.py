@@ -259,7 +259,8 @@ def load_split(path: str | Path, table: MoleculeTable) -> Split:
         raise InputError(f"{int((~seen).sum())} molecule(s) of {table.source} are in no part of the "
                          f"split (first: {first}); make a new split for this data", file=file)
     if unknown:
-        logger.warning("%s: %d molecule(s) of the split are not in %s and are ignored (first: %s)",
+        logger.warning("%s: %d molecule(s) of the split are not among the rows used from %s (absent, or "
+                       "without a label of the selected targets) and are ignored (first: %s)",
                        file, len(unknown), table.source, unknown[0])
     sizes = payload.get("sizes", (0.8, 0.1, 0.1))
     return Split(parts["train"], parts["val"], parts["test"], str(payload.get("kind", "random")),
