@@ -88,15 +88,18 @@ def test_train_add_a_task_and_reload_with_mean_norm(tmp_path, two_task_csv, free
     df = freesolv.iloc[80:140].copy()
     df["halved"] = df["freesolv"] / 2
     df[["smiles", "halved"]].to_csv(new, index=False)
-    added = tmp_path / "added"
-    api.add_task(out, new, "halved", added, epochs=1, batch_size=32, progress=False)
-    _, config = load_model(added)
-    assert config["model"]["aggregation"] == "mean+norm"
     smiles = freesolv["smiles"].iloc[:5].tolist()
     before = PropertyRegressor.load(out).predict(smiles)
-    after = PropertyRegressor.load(added).predict(smiles)
-    assert after.shape == (5, 3) and np.isfinite(after).all()
-    assert (before == after[:, :2]).all()  # the old tasks are untouched by the addition
+    # every context that slices trunk embeddings: the bank, per-step draws, the new trunk frozen
+    for name, options in {"bank": {}, "steps": {"perturbations": "per_step"},
+                          "frozen": {"perturbations": "per_step", "train_trunk": False}}.items():
+        added = tmp_path / name
+        api.add_task(out, new, "halved", added, epochs=1, batch_size=32, progress=False, **options)
+        _, config = load_model(added)
+        assert config["model"]["aggregation"] == "mean+norm"
+        after = PropertyRegressor.load(added).predict(smiles)
+        assert after.shape == (5, 3) and np.isfinite(after).all()
+        assert (before == after[:, :2]).all()  # the old tasks are untouched by the addition
 
 
 def test_mean_norm_cannot_go_to_chemprop(tmp_path, two_task_csv, capsys):
