@@ -56,12 +56,12 @@ def main() -> None:
     ap.add_argument("--out", default=None, help="JSON with every row and the summary")
     a = ap.parse_args()
     base, other = Path(a.base), Path(a.other)
-    pooling = {f: json.loads((f / "benchmark.json").read_text()).get("aggregation", "mean") for f in (base, other)}
+    pooling = {str(f): json.loads((f / "benchmark.json").read_text()).get("aggregation", "mean") for f in (base, other)}
     rows = compare(finished_runs(base), finished_runs(other))
     if not rows:
         ap.error("the two folders have no finished (split, seed, method) run in common")
     methods = list(dict.fromkeys(r["method"] for r in rows))
-    print(f"test RMSE change, {pooling[other]} ({other}) against {pooling[base]} ({base})")
+    print(f"test RMSE change, {pooling[str(other)]} ({other}) against {pooling[str(base)]} ({base})")
     print(f"{'split':9s} {'seed':>4s} {'task':24s}" + "".join(f"{m:>14s}" for m in methods))
     by = {(r["split"], r["seed"], r["task"], r["method"]): r["change_pct"] for r in rows}
     for split, seed, task in dict.fromkeys((r["split"], r["seed"], r["task"]) for r in rows):
