@@ -96,5 +96,6 @@ def seed_summary(rows: list[dict], base: str, other: str) -> list[dict]:
              "better": int(sum(x < 0 for x in c)), "mean_change_pct": 100 * float(np.mean(c)),
              "median_change_pct": 100 * float(np.median(c))} for (kind, task), c in changes.items()]
 
+
 if __name__ == "__main__":
     main()

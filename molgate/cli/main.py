@@ -323,7 +323,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="another benchmark folder (e.g. the capped one beside --full): GATE's edge side by side")
     p.add_argument("--aggregation", choices=AGGREGATION_NAMES, default=None,
                    help="atoms -> molecule in every D-MPNN, Chemprop's included (default mean; "
-                        "Chemprop v2's own default is norm)")
+                        "Chemprop v2's own default is norm; mean+norm, ours, without the Chemprop methods)")
     p.add_argument("--partial-methods", nargs="+", default=[], metavar="METHOD",
                    help="methods still short of seeds: each against GATE on the seeds it finished, "
                         "outside the main tables (never trained)")

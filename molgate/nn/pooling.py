@@ -32,12 +32,11 @@ class MeanNormAggregation(Aggregation):
         super().__init__(dim, **kwargs)
         self.norm = norm
         self.hparams["norm"] = norm
+        self.mean, self.normed = MeanAggregation(dim), NormAggregation(dim, norm=norm)
 
     def forward(self, H: Tensor, batch: Tensor) -> Tensor:
-        n_mols = int(batch.max()) + 1 if len(batch) else 0
-        total = H.new_zeros(n_mols, H.shape[-1]).index_add_(0, batch, H)
-        atoms = torch.bincount(batch, minlength=n_mols).clamp_(min=1).unsqueeze(-1).to(H.dtype)
-        return torch.cat([total / atoms, total / self.norm], dim=-1)
+        # Chemprop's own two; :func:`~molgate.nn.message_passing.sums.aggregate` is the fast path
+        return torch.cat([self.mean(H, batch), self.normed(H, batch)], dim=-1)
 
 
 AGGREGATIONS = {"mean": MeanAggregation, "sum": SumAggregation, "norm": NormAggregation,
